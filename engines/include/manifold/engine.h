@@ -1,0 +1,178 @@
+// The manifold storage interface: an Engine (an open store of named
+// keyspaces), its read and write transactions, and ordered cursors.
+//
+// Start here. Every engine (btree, lmdb, rocksdb, memory, ...) implements these
+// classes; callers open one by name through Engine::Open (registry.h) and never
+// see which. Keys are byte strings ordered as unsigned bytes in every engine.
+//
+// Thread-safety: an Engine is thread-safe. A transaction and its cursors are
+// used by one thread at a time (they may move between threads).
+#ifndef MANIFOLD_ENGINE_H_
+#define MANIFOLD_ENGINE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "manifold/options.h"
+#include "manifold/status.h"
+
+namespace manifold {
+
+// Borrowed bytes, compared as unsigned bytes. Never owns its memory.
+using Bytes = std::string_view;
+
+// Returns <0, 0, >0 as a orders before, equal to or after b as unsigned bytes.
+int CompareBytes(Bytes a, Bytes b);
+
+// What an engine can do; shown by manifold_engines at the SQL level.
+struct Capabilities {
+  bool persistent = false;          // data survives the process
+  bool multi_process = false;       // several processes may open the store at once
+  bool native_compression = false;  // compression=zstd is done by the engine itself
+};
+
+// A named keyspace inside a store: an ordered map from keys to values.
+// A small value; valid for the Engine that returned it until the keyspace is
+// dropped. `id` is the engine's own handle and means nothing to callers.
+struct Keyspace {
+  std::string name;
+  uint64_t id = 0;
+};
+
+// An ordered position in one keyspace, in the style of LevelDB's Iterator.
+// Created unplaced (!Valid()). Writes made through the owning transaction
+// while the cursor is open are seen from the cursor's next move: Next() goes
+// to the first key after the current one in the transaction's current state,
+// Prev() to the last key before it.
+class Cursor {
+ public:
+  Cursor() = default;
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+  virtual ~Cursor() = default;
+
+  // True when the cursor is on a key. After a failure, false and status() says why.
+  virtual bool Valid() const = 0;
+
+  virtual void SeekToFirst() = 0;
+  virtual void SeekToLast() = 0;
+  // Places the cursor on the first key >= target.
+  virtual void Seek(Bytes target) = 0;
+  // Places the cursor on the last key <= target.
+  virtual void SeekForPrev(Bytes target) = 0;
+  // REQUIRES: Valid().
+  virtual void Next() = 0;
+  // REQUIRES: Valid().
+  virtual void Prev() = 0;
+
+  // REQUIRES: Valid(). The bytes live until the next move of the cursor or the
+  // next write through its transaction, whichever comes first.
+  virtual Bytes key() const = 0;
+  // As key(). An engine that must decode the value (decompression) does it
+  // here; if that fails, the cursor becomes !Valid() and status() is the error.
+  virtual Bytes value() = 0;
+
+  // Why the cursor is !Valid(): OK at the end of the keyspace, else the error.
+  virtual Status status() const = 0;
+};
+
+// A consistent snapshot of the whole store, as of BeginRead().
+class ReadTxn {
+ public:
+  ReadTxn() = default;
+  ReadTxn(const ReadTxn&) = delete;
+  ReadTxn& operator=(const ReadTxn&) = delete;
+  virtual ~ReadTxn() = default;
+
+  // Returns the keyspace named `name`, or NotFound.
+  virtual Result<Keyspace> OpenKeyspace(std::string_view name) = 0;
+  // Returns the names of all keyspaces, in byte order.
+  virtual Result<std::vector<std::string>> ListKeyspaces() = 0;
+
+  // Stores the value of `key` in *value and returns OK; if absent, returns
+  // NotFound and leaves *value untouched.
+  virtual Status Get(const Keyspace& ks, Bytes key, std::string* value) = 0;
+
+  // Returns an unplaced cursor over `ks`. It must be destroyed before the
+  // transaction.
+  virtual Result<std::unique_ptr<Cursor>> NewCursor(const Keyspace& ks) = 0;
+};
+
+// A write transaction. It reads its own writes. Only one is live per store at
+// a time. Destroyed before Commit() succeeded: every change is rolled back.
+//
+// Savepoints follow SQLite's xSavepoint/xRelease/xRollbackTo numbering:
+// levels are small integers, a higher level is nested inside a lower one, and
+// levels may be skipped (a transaction joined late sees only the top level).
+class WriteTxn : public ReadTxn {
+ public:
+  // Returns the keyspace named `name`, creating an empty one if absent.
+  virtual Result<Keyspace> CreateKeyspace(std::string_view name) = 0;
+  // Removes the keyspace and every key in it; NotFound if absent. Handles to
+  // it are invalid afterwards.
+  virtual Status DropKeyspace(std::string_view name) = 0;
+
+  // Sets `key` to `value`, replacing any old value.
+  virtual Status Put(const Keyspace& ks, Bytes key, Bytes value) = 0;
+  // Removes `key`; OK if it was absent.
+  virtual Status Delete(const Keyspace& ks, Bytes key) = 0;
+
+  // Marks the current state as savepoint `level`, discarding any savepoints at
+  // `level` or above.
+  virtual Status Savepoint(int level) = 0;
+  // Restores the state as of savepoint `level` (or of the oldest savepoint
+  // above it when `level` itself was skipped); savepoint `level` stays open,
+  // later ones are discarded. A level with no savepoint at or above it: OK,
+  // nothing changes.
+  virtual Status RollbackTo(int level) = 0;
+  // Forgets savepoints at `level` and above, keeping their changes.
+  virtual Status Release(int level) = 0;
+
+  // Makes every change durable per Options::sync and visible to new readers.
+  // After any result the transaction is over; later calls return Aborted.
+  virtual Status Commit() = 0;
+  // Discards every change. The transaction is over.
+  virtual void Rollback() = 0;
+};
+
+// An open store. Handles of one store opened twice in a process share the
+// store (one open store per device and inode per process, reference-counted).
+class Engine {
+ public:
+  // Opens the engine registered as `name` (registry.h lists them). An unknown
+  // name or engine option is InvalidArgument; a missing store without
+  // options.create_if_missing is NotFound.
+  static Result<std::unique_ptr<Engine>> Open(std::string_view name, const Options& options);
+
+  Engine() = default;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+  virtual ~Engine() = default;
+
+  // Returns the registered name ("lmdb", "memory", ...).
+  virtual std::string_view name() const = 0;
+  virtual Capabilities capabilities() const = 0;
+
+  // Returns a snapshot of the committed state as of now.
+  virtual Result<std::unique_ptr<ReadTxn>> BeginRead() = 0;
+  // Returns the store's single write transaction. If another is live (in this
+  // or another thread, connection or process), waits up to `wait` for it to
+  // end, then returns Busy. Never deadlocks.
+  virtual Result<std::unique_ptr<WriteTxn>> BeginWrite(std::chrono::milliseconds wait) = 0;
+
+  // Returns the bytes the store occupies on disk (in memory for `memory`).
+  virtual Result<uint64_t> EstimatedSize() = 0;
+  // Gives space back and reorganizes the store; contents are unchanged.
+  virtual Status Compact() = 0;
+};
+
+// Returns the library version of manifold ("0.1.0").
+std::string_view Version();
+
+}  // namespace manifold
+
+#endif  // MANIFOLD_ENGINE_H_

@@ -1,0 +1,124 @@
+// Status and Result<T>: how every fallible call in manifold reports its outcome.
+//
+// A Status is OK, or a code plus a message meant for a person. A Result<T> is a
+// T, or a non-OK Status. Both are plain values: copy them, return them, compare
+// their codes. Thread-safe as values (no shared state).
+#ifndef MANIFOLD_STATUS_H_
+#define MANIFOLD_STATUS_H_
+
+#include <cassert>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace manifold {
+
+class [[nodiscard]] Status {
+ public:
+  enum class Code {
+    kOk = 0,
+    kNotFound,         // the key, keyspace or store does not exist
+    kInvalidArgument,  // the caller asked for something malformed or unknown
+    kCorruption,       // stored bytes fail a check; the store needs attention
+    kIOError,          // the operating system refused a read, write or sync
+    kBusy,             // another writer holds the store past the wait allowed
+    kReadOnly,         // the store was opened read-only
+    kFull,             // the disk, the map or a limit is exhausted
+    kNotSupported,     // the engine or this build cannot do it
+    kConstraint,       // a uniqueness or NOT NULL rule was broken
+    kAborted,          // the transaction is over (committed, failed or rolled back)
+    kInternal,         // a bug in manifold
+  };
+
+  // Creates an OK status.
+  Status() = default;
+
+  static Status OK() { return Status(); }
+  static Status NotFound(std::string message) { return {Code::kNotFound, std::move(message)}; }
+  static Status InvalidArgument(std::string message) {
+    return {Code::kInvalidArgument, std::move(message)};
+  }
+  static Status Corruption(std::string message) { return {Code::kCorruption, std::move(message)}; }
+  static Status IOError(std::string message) { return {Code::kIOError, std::move(message)}; }
+  static Status Busy(std::string message) { return {Code::kBusy, std::move(message)}; }
+  static Status ReadOnly(std::string message) { return {Code::kReadOnly, std::move(message)}; }
+  static Status Full(std::string message) { return {Code::kFull, std::move(message)}; }
+  static Status NotSupported(std::string message) {
+    return {Code::kNotSupported, std::move(message)};
+  }
+  static Status Constraint(std::string message) { return {Code::kConstraint, std::move(message)}; }
+  static Status Aborted(std::string message) { return {Code::kAborted, std::move(message)}; }
+  static Status Internal(std::string message) { return {Code::kInternal, std::move(message)}; }
+
+  bool ok() const { return code_ == Code::kOk; }
+  bool IsNotFound() const { return code_ == Code::kNotFound; }
+  bool IsBusy() const { return code_ == Code::kBusy; }
+  Code code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+  // Returns a copy whose message is `context` + ": " + message(); OK stays OK.
+  Status WithContext(std::string_view context) const;
+
+  // Returns "OK" or "<code name>: <message>", for logs and test failures.
+  std::string ToString() const;
+
+  // The rare deliberate drop of an error, easy to grep for.
+  void IgnoreError() const {}
+
+ private:
+  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  Code code_ = Code::kOk;
+  std::string message_;
+};
+
+// Returns the name of a code ("NotFound", "IOError", ...).
+std::string_view CodeName(Status::Code code);
+
+// A T, or a non-OK Status. REQUIRES for value access: ok().
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
+    assert(!status_.ok() && "a Result made from a Status must carry an error");
+    if (status_.ok()) status_ = Status::Internal("Result built from an OK status");
+  }
+
+  bool ok() const { return value_.has_value(); }
+  const Status& status() const { return status_; }
+
+  T& value() & {
+    assert(ok());
+    return *value_;
+  }
+  const T& value() const& {
+    assert(ok());
+    return *value_;
+  }
+  T&& value() && {
+    assert(ok());
+    return std::move(*value_);
+  }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+ private:
+  Status status_;
+  std::optional<T> value_;
+};
+
+}  // namespace manifold
+
+// Returns from the enclosing function if `expr` (a Status) is not OK.
+#define MANIFOLD_RETURN_IF_ERROR(expr)               \
+  do {                                               \
+    ::manifold::Status manifold_status_ = (expr);    \
+    if (!manifold_status_.ok()) return manifold_status_; \
+  } while (0)
+
+#endif  // MANIFOLD_STATUS_H_

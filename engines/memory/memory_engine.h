@@ -1,0 +1,20 @@
+// The memory engine's entry points for the registry.
+#ifndef MANIFOLD_ENGINES_MEMORY_MEMORY_ENGINE_H_
+#define MANIFOLD_ENGINES_MEMORY_MEMORY_ENGINE_H_
+
+#include <memory>
+
+#include "manifold/engine.h"
+#include "manifold/registry.h"
+
+namespace manifold {
+
+// Returns the memory engine's row of manifold_engines.
+EngineInfo MemoryEngineInfo();
+
+// Opens (or joins, if this process has it open) the memory store at options.path.
+Result<std::unique_ptr<Engine>> OpenMemoryEngine(const Options& options);
+
+}  // namespace manifold
+
+#endif  // MANIFOLD_ENGINES_MEMORY_MEMORY_ENGINE_H_

@@ -11,6 +11,7 @@
 #define MANIFOLD_ENGINE_H_
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,6 +34,8 @@ struct Capabilities {
   bool persistent = false;          // data survives the process
   bool multi_process = false;       // several processes may open the store at once
   bool native_compression = false;  // compression=zstd is done by the engine itself
+  bool empty_keys = true;           // the empty key can be stored (LMDB: no)
+  size_t max_key_size = 0;          // longest key in bytes; 0: no limit short of memory
 };
 
 // A named keyspace inside a store: an ordered map from keys to values.

@@ -1,46 +1,63 @@
 // The engines as a plain C++ library: open a store by name, write in a
-// transaction, read it back with a cursor. Usage: kv_example [engine] [path]
+// transaction, read it back in key order with a cursor.
+//
+//   kv_example [engine] [path]      e.g. kv_example lmdb /tmp/fruit.lmdb
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "manifold/engine.h"
 #include "manifold/registry.h"
 
+namespace {
+
+// Every fallible call returns a Status or a Result<T>; this example stops at
+// the first error and prints it.
+void Check(const manifold::Status& status) {
+  if (!status.ok()) {
+    std::fprintf(stderr, "kv_example: %s\n", status.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+template <typename T>
+T Take(manifold::Result<T> result) {
+  Check(result.status());
+  return std::move(result).value();
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  std::string engine_name = argc > 1 ? argv[1] : "memory";
+  const std::string engine_name(argc > 1 ? std::string_view(argv[1])
+                                         : manifold::DefaultEngineName());
   manifold::Options options;
   options.path = argc > 2 ? argv[2] : "";
   options.create_if_missing = true;
+  auto engine = Take(manifold::Engine::Open(engine_name, options));
 
-  auto engine = manifold::Engine::Open(engine_name, options);
-  if (!engine.ok()) {
-    std::fprintf(stderr, "open %s: %s\n", engine_name.c_str(), engine.status().ToString().c_str());
-    return 1;
-  }
+  // A write transaction: every change is invisible to others until Commit();
+  // destroying it uncommitted rolls it back.
   {
-    auto txn = (*engine)->BeginWrite(std::chrono::milliseconds(1000));
-    if (!txn.ok()) return std::fprintf(stderr, "%s\n", txn.status().ToString().c_str()), 1;
-    auto fruit = (*txn)->CreateKeyspace("fruit");
-    if (!fruit.ok()) return std::fprintf(stderr, "%s\n", fruit.status().ToString().c_str()), 1;
-    for (const char* name : {"cherry", "apple", "banana"}) {
-      if (auto s = (*txn)->Put(*fruit, name, std::to_string(std::string(name).size())); !s.ok()) {
-        return std::fprintf(stderr, "%s\n", s.ToString().c_str()), 1;
-      }
+    auto txn = Take(engine->BeginWrite(std::chrono::milliseconds(1000)));
+    manifold::Keyspace fruit = Take(txn->CreateKeyspace("fruit"));
+    for (std::string name : {"cherry", "apple", "banana"}) {
+      Check(txn->Put(fruit, name, std::to_string(name.size())));
     }
-    if (auto s = (*txn)->Commit(); !s.ok()) return std::fprintf(stderr, "%s\n", s.ToString().c_str()), 1;
+    Check(txn->Commit());
   }
-  auto snapshot = (*engine)->BeginRead();
-  if (!snapshot.ok()) return std::fprintf(stderr, "%s\n", snapshot.status().ToString().c_str()), 1;
-  auto fruit = (*snapshot)->OpenKeyspace("fruit");
-  if (!fruit.ok()) return std::fprintf(stderr, "%s\n", fruit.status().ToString().c_str()), 1;
-  auto cursor = (*snapshot)->NewCursor(*fruit);
-  if (!cursor.ok()) return std::fprintf(stderr, "%s\n", cursor.status().ToString().c_str()), 1;
-  std::printf("engine %s, keyspace fruit in key order:\n", engine_name.c_str());
-  for ((*cursor)->SeekToFirst(); (*cursor)->Valid(); (*cursor)->Next()) {
-    std::string key((*cursor)->key());
-    std::string value((*cursor)->value());
-    std::printf("  %s = %s\n", key.c_str(), value.c_str());
+
+  // A read transaction is a consistent snapshot; its cursor walks keys in
+  // unsigned byte order.
+  auto snapshot = Take(engine->BeginRead());
+  manifold::Keyspace fruit = Take(snapshot->OpenKeyspace("fruit"));
+  auto cursor = Take(snapshot->NewCursor(fruit));
+  std::printf("engine %s, keyspace fruit in key order:\n", std::string(engine->name()).c_str());
+  for (cursor->SeekToFirst(); cursor->Valid(); cursor->Next()) {
+    std::printf("  %.*s = %.*s\n", static_cast<int>(cursor->key().size()), cursor->key().data(),
+                static_cast<int>(cursor->value().size()), cursor->value().data());
   }
-  return (*cursor)->status().ok() ? 0 : 1;
+  Check(cursor->status());
+  return 0;
 }

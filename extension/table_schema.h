@@ -17,6 +17,7 @@
 #include "affinity.h"
 #include "key_codec.h"
 #include "manifold/options.h"
+#include "manifold/registry.h"
 #include "manifold/status.h"
 
 namespace manifold {
@@ -79,6 +80,13 @@ struct ParsedTable {
 Result<ParsedTable> ParseTableArguments(std::string_view module, std::string_view table,
                                         const std::vector<std::string_view>& args,
                                         std::string_view default_engine);
+
+// As above, choosing among `engines` instead of RegisteredEngines(), so that
+// tests can describe engines (their availability and option names) of their own.
+Result<ParsedTable> ParseTableArguments(std::string_view module, std::string_view table,
+                                        const std::vector<std::string_view>& args,
+                                        std::string_view default_engine,
+                                        const std::vector<EngineInfo>& engines);
 
 }  // namespace manifold
 

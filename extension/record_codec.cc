@@ -1,1 +1,249 @@
+// The record format, byte by byte.
+//
+//   varint H          the number of header bytes that follow H itself
+//   varint code[n]    one type code per column, H bytes in all
+//   body[n]           the column bodies, in column order, back to back
+//
+// A varint is unsigned LEB128: 7 bits per byte, least significant group
+// first, the high bit set on every byte but the last; at most 10 bytes, and
+// the value must fit in 64 bits.
+//
+// Type codes (SQLite's serial types, but with a distinct 6-byte slot):
+//   0        NULL                           no body
+//   1        INTEGER, 1 byte                big-endian two's complement
+//   2        INTEGER, 2 bytes               "
+//   3        INTEGER, 3 bytes               "
+//   4        INTEGER, 4 bytes               "
+//   5        INTEGER, 6 bytes               "
+//   6        INTEGER, 8 bytes               "
+//   7        REAL                           8 bytes, IEEE-754 bits big-endian
+//                                           (exact: -0.0 and infinities kept)
+//   8        INTEGER 0                      no body
+//   9        INTEGER 1                      no body
+//   10, 11   reserved                       Corruption
+//   N >= 12, even: BLOB of (N - 12) / 2 bytes
+//   N >= 13, odd:  TEXT of (N - 13) / 2 bytes
+//
+// The bodies must end exactly at the end of the record. An integer uses the
+// smallest width that holds it. NaN is stored as NULL, as SQLite stores it.
 #include "record_codec.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace manifold {
+namespace {
+
+constexpr uint64_t kTypeNull = 0;
+constexpr uint64_t kTypeReal = 7;
+constexpr uint64_t kTypeZero = 8;
+constexpr uint64_t kTypeOne = 9;
+constexpr uint64_t kTypeFirstBytes = 12;
+
+// Body width of integer codes 1..6.
+constexpr uint8_t kIntWidth[7] = {0, 1, 2, 3, 4, 6, 8};
+
+// Records are addressed with 32-bit offsets.
+constexpr uint64_t kMaxRecordSize = UINT32_MAX;
+
+void PutVarint(uint64_t v, std::string* out) {
+  char buf[10];
+  int n = 0;
+  while (v >= 0x80) {
+    buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  buf[n++] = static_cast<char>(v);
+  out->append(buf, n);
+}
+
+int VarintLength(uint64_t v) {
+  int n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+// Reads a varint at data[*pos..limit); false when truncated or overlong.
+bool GetVarint(const char* data, size_t limit, size_t* pos, uint64_t* v) {
+  uint64_t result = 0;
+  for (int shift = 0; shift < 64 && *pos < limit; shift += 7) {
+    const uint8_t b = static_cast<uint8_t>(data[(*pos)++]);
+    // The tenth byte may carry only the top bit of a 64-bit value.
+    if (shift == 63 && b > 1) return false;
+    result |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+int IntegerCode(int64_t v) {
+  if (v == 0) return 8;
+  if (v == 1) return 9;
+  if (v >= -128 && v <= 127) return 1;
+  if (v >= -32768 && v <= 32767) return 2;
+  if (v >= -8388608 && v <= 8388607) return 3;
+  if (v >= INT32_MIN && v <= INT32_MAX) return 4;
+  if (v >= -(int64_t{1} << 47) && v < (int64_t{1} << 47)) return 5;
+  return 6;
+}
+
+uint64_t TypeCode(const ValueRef& v) {
+  switch (v.type) {
+    case ValueType::kNull:
+      return kTypeNull;
+    case ValueType::kInteger:
+      return IntegerCode(v.i);
+    case ValueType::kReal:
+      return std::isnan(v.r) ? kTypeNull : kTypeReal;
+    case ValueType::kText:
+      return kTypeFirstBytes + 1 + 2 * static_cast<uint64_t>(v.bytes.size());
+    case ValueType::kBlob:
+      return kTypeFirstBytes + 2 * static_cast<uint64_t>(v.bytes.size());
+  }
+  return kTypeNull;
+}
+
+// Returns the body size of a type code, or false for a reserved code.
+inline bool BodySize(uint64_t code, uint64_t* size) {
+  if (code >= kTypeFirstBytes) {
+    *size = (code - kTypeFirstBytes) / 2;
+    return true;
+  }
+  if (code >= 1 && code <= 6) {
+    *size = kIntWidth[code];
+    return true;
+  }
+  if (code == kTypeReal) {
+    *size = 8;
+    return true;
+  }
+  *size = 0;
+  return code == kTypeNull || code == kTypeZero || code == kTypeOne;
+}
+
+void PutBigEndian(uint64_t v, int width, std::string* out) {
+  char buf[8];
+  for (int k = 0; k < width; ++k) buf[k] = static_cast<char>(v >> (8 * (width - 1 - k)));
+  out->append(buf, width);
+}
+
+uint64_t GetBigEndian(const char* p, int width) {
+  uint64_t v = 0;
+  for (int k = 0; k < width; ++k) v = (v << 8) | static_cast<uint8_t>(p[k]);
+  return v;
+}
+
+}  // namespace
+
+void RecordCodec::Encode(std::span<const ValueRef> values, std::string* out) {
+  // Two passes over the columns: sizes first, so the header length (which
+  // precedes the codes) is known and the output grows once.
+  uint64_t header = 0;
+  uint64_t body = 0;
+  for (const ValueRef& v : values) {
+    const uint64_t code = TypeCode(v);
+    uint64_t size = 0;
+    BodySize(code, &size);
+    header += VarintLength(code);
+    body += size;
+  }
+  out->reserve(out->size() + VarintLength(header) + header + body);
+  PutVarint(header, out);
+  for (const ValueRef& v : values) PutVarint(TypeCode(v), out);
+  for (const ValueRef& v : values) {
+    const uint64_t code = TypeCode(v);
+    if (code >= 1 && code <= 6) {
+      PutBigEndian(static_cast<uint64_t>(v.i), kIntWidth[code], out);
+    } else if (code == kTypeReal) {
+      uint64_t bits;
+      std::memcpy(&bits, &v.r, sizeof(bits));
+      PutBigEndian(bits, 8, out);
+    } else if (code >= kTypeFirstBytes) {
+      out->append(v.bytes.data(), v.bytes.size());
+    }
+  }
+}
+
+Status RecordReader::Open(std::string_view record) {
+  record_ = {};
+  offsets_.clear();  // keeps capacity: no allocation once warmed up
+  types_.clear();
+  if (record.size() > kMaxRecordSize) return Status::Corruption("record larger than 4 GiB");
+  const char* data = record.data();
+  size_t pos = 0;
+  uint64_t header = 0;
+  if (!GetVarint(data, record.size(), &pos, &header)) {
+    return Status::Corruption("record header length is malformed");
+  }
+  if (header > record.size() - pos) return Status::Corruption("record header past the end");
+  const size_t header_end = pos + static_cast<size_t>(header);
+  uint64_t offset = header_end;
+  while (pos < header_end) {
+    uint64_t code = 0;
+    uint64_t size = 0;
+    if (!GetVarint(data, header_end, &pos, &code)) {
+      return Status::Corruption("record type code is malformed");
+    }
+    if (!BodySize(code, &size)) {
+      return Status::Corruption("record has reserved type code " + std::to_string(code));
+    }
+    if (size > record.size() - offset) return Status::Corruption("record column past the end");
+    types_.push_back(code);
+    offsets_.push_back(static_cast<uint32_t>(offset));
+    offset += size;
+  }
+  if (offset != record.size()) return Status::Corruption("record has trailing bytes");
+  record_ = record;
+  return Status::OK();
+}
+
+Status RecordReader::Column(int index, ValueRef* value) const {
+  if (index < 0) return Status::InvalidArgument("negative record column index");
+  if (index >= column_count()) {
+    *value = ValueRef::Null();
+    return Status::OK();
+  }
+  const uint64_t code = types_[index];
+  const char* p = record_.data() + offsets_[index];
+  if (code >= kTypeFirstBytes) {
+    const std::string_view bytes(p, static_cast<size_t>((code - kTypeFirstBytes) / 2));
+    *value = (code & 1) ? ValueRef::Text(bytes) : ValueRef::Blob(bytes);
+    return Status::OK();
+  }
+  switch (code) {
+    case kTypeNull:
+      *value = ValueRef::Null();
+      return Status::OK();
+    case kTypeZero:
+      *value = ValueRef::Integer(0);
+      return Status::OK();
+    case kTypeOne:
+      *value = ValueRef::Integer(1);
+      return Status::OK();
+    case kTypeReal: {
+      const uint64_t bits = GetBigEndian(p, 8);
+      double r;
+      std::memcpy(&r, &bits, sizeof(r));
+      if (std::isnan(r)) return Status::Corruption("record holds a NaN");
+      *value = ValueRef::Real(r);
+      return Status::OK();
+    }
+    default: {  // 1..6, checked by Open
+      const int width = kIntWidth[code];
+      const uint64_t raw = GetBigEndian(p, width);
+      // Sign-extend from width bytes.
+      const int shift = 64 - 8 * width;
+      const int64_t v = static_cast<int64_t>(raw << shift) >> shift;
+      *value = ValueRef::Integer(v);
+      return Status::OK();
+    }
+  }
+}
+
+}  // namespace manifold

@@ -12,7 +12,9 @@ namespace manifold {
 // Returns the memory engine's row of manifold_engines.
 EngineInfo MemoryEngineInfo();
 
-// Opens (or joins, if this process has it open) the memory store at options.path.
+// Opens (or joins, if this process has it open) the memory store named
+// options.path; path "" is a new private store. Memory stores are never
+// persistent: a named store lives while any Engine handle refers to it.
 Result<std::unique_ptr<Engine>> OpenMemoryEngine(const Options& options);
 
 }  // namespace manifold

@@ -1,0 +1,190 @@
+#include "memory/persistent_tree.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace manifold {
+namespace {
+
+int Height(const TreeNodePtr& node) { return node == nullptr ? 0 : node->height; }
+
+TreeNodePtr MakeNode(std::shared_ptr<const TreeEntry> entry, TreeNodePtr left, TreeNodePtr right) {
+  auto node = std::make_shared<TreeNode>();
+  node->height = 1 + std::max(Height(left), Height(right));
+  node->entry = std::move(entry);
+  node->left = std::move(left);
+  node->right = std::move(right);
+  return node;
+}
+
+// Builds a node from `entry` and two subtrees whose heights differ by at most
+// two, rotating so that the result is AVL-balanced again. Rotations build new
+// nodes: the subtrees may be shared with other versions.
+TreeNodePtr Balance(std::shared_ptr<const TreeEntry> entry, TreeNodePtr left, TreeNodePtr right) {
+  int hl = Height(left);
+  int hr = Height(right);
+  if (hl > hr + 1) {
+    if (Height(left->left) >= Height(left->right)) {
+      return MakeNode(left->entry, left->left, MakeNode(std::move(entry), left->right, right));
+    }
+    const TreeNodePtr& lr = left->right;
+    return MakeNode(lr->entry, MakeNode(left->entry, left->left, lr->left),
+                    MakeNode(std::move(entry), lr->right, right));
+  }
+  if (hr > hl + 1) {
+    if (Height(right->right) >= Height(right->left)) {
+      return MakeNode(right->entry, MakeNode(std::move(entry), left, right->left), right->right);
+    }
+    const TreeNodePtr& rl = right->left;
+    return MakeNode(rl->entry, MakeNode(std::move(entry), left, rl->left),
+                    MakeNode(right->entry, rl->right, right->right));
+  }
+  return MakeNode(std::move(entry), std::move(left), std::move(right));
+}
+
+// Returns `node` with `entry` inserted or replacing the entry of equal key.
+TreeNodePtr Insert(const TreeNodePtr& node, std::shared_ptr<const TreeEntry> entry) {
+  if (node == nullptr) return MakeNode(std::move(entry), nullptr, nullptr);
+  int c = CompareBytes(entry->key, node->entry->key);
+  if (c < 0) return Balance(node->entry, Insert(node->left, std::move(entry)), node->right);
+  if (c > 0) return Balance(node->entry, node->left, Insert(node->right, std::move(entry)));
+  auto copy = std::make_shared<TreeNode>(*node);
+  copy->entry = std::move(entry);
+  return copy;
+}
+
+// Returns `node` without its smallest entry, which goes to *min.
+TreeNodePtr RemoveMin(const TreeNodePtr& node, std::shared_ptr<const TreeEntry>* min) {
+  if (node->left == nullptr) {
+    *min = node->entry;
+    return node->right;
+  }
+  return Balance(node->entry, RemoveMin(node->left, min), node->right);
+}
+
+// REQUIRES: `key` is in the subtree. Returns it without `key`.
+TreeNodePtr Remove(const TreeNodePtr& node, Bytes key) {
+  int c = CompareBytes(key, node->entry->key);
+  if (c < 0) return Balance(node->entry, Remove(node->left, key), node->right);
+  if (c > 0) return Balance(node->entry, node->left, Remove(node->right, key));
+  if (node->left == nullptr) return node->right;
+  if (node->right == nullptr) return node->left;
+  std::shared_ptr<const TreeEntry> successor;
+  TreeNodePtr right = RemoveMin(node->right, &successor);
+  return Balance(std::move(successor), node->left, std::move(right));
+}
+
+}  // namespace
+
+const TreeEntry* PersistentTree::Find(Bytes key) const {
+  const TreeNode* node = root_.get();
+  while (node != nullptr) {
+    int c = CompareBytes(key, node->entry->key);
+    if (c == 0) return node->entry.get();
+    node = c < 0 ? node->left.get() : node->right.get();
+  }
+  return nullptr;
+}
+
+void PersistentTree::Put(Bytes key, Bytes value) {
+  const TreeEntry* old = Find(key);
+  if (old != nullptr) {
+    payload_bytes_ -= old->key.size() + old->value.size();
+  } else {
+    ++size_;
+  }
+  payload_bytes_ += key.size() + value.size();
+  root_ = Insert(root_, std::make_shared<const TreeEntry>(TreeEntry{std::string(key),
+                                                                     std::string(value)}));
+}
+
+bool PersistentTree::Erase(Bytes key) {
+  const TreeEntry* old = Find(key);
+  if (old == nullptr) return false;  // no path copy for a delete that changes nothing
+  payload_bytes_ -= old->key.size() + old->value.size();
+  --size_;
+  root_ = Remove(root_, key);
+  return true;
+}
+
+void TreePath::Reset(TreeNodePtr root) {
+  path_.clear();
+  root_ = std::move(root);
+}
+
+void TreePath::SeekToFirst() {
+  path_.clear();
+  for (const TreeNode* node = root_.get(); node != nullptr; node = node->left.get()) {
+    path_.push_back(node);
+  }
+}
+
+void TreePath::SeekToLast() {
+  path_.clear();
+  for (const TreeNode* node = root_.get(); node != nullptr; node = node->right.get()) {
+    path_.push_back(node);
+  }
+}
+
+// Both seeks walk one root-to-leaf path and keep it up to the deepest node
+// that qualifies: that node is the answer, and the kept prefix is its path.
+void TreePath::SeekAfter(Bytes target, bool inclusive) {
+  path_.clear();
+  size_t keep = 0;
+  for (const TreeNode* node = root_.get(); node != nullptr;) {
+    path_.push_back(node);
+    int c = CompareBytes(node->entry->key, target);
+    if (c > 0 || (c == 0 && inclusive)) {
+      keep = path_.size();
+      node = node->left.get();
+    } else {
+      node = node->right.get();
+    }
+  }
+  path_.resize(keep);
+}
+
+void TreePath::SeekBefore(Bytes target, bool inclusive) {
+  path_.clear();
+  size_t keep = 0;
+  for (const TreeNode* node = root_.get(); node != nullptr;) {
+    path_.push_back(node);
+    int c = CompareBytes(node->entry->key, target);
+    if (c < 0 || (c == 0 && inclusive)) {
+      keep = path_.size();
+      node = node->right.get();
+    } else {
+      node = node->left.get();
+    }
+  }
+  path_.resize(keep);
+}
+
+void TreePath::Next() {
+  const TreeNode* node = path_.back();
+  if (node->right != nullptr) {
+    for (node = node->right.get(); node != nullptr; node = node->left.get()) path_.push_back(node);
+    return;
+  }
+  // Climb until we leave a left subtree; that parent is the successor.
+  for (;;) {
+    const TreeNode* child = path_.back();
+    path_.pop_back();
+    if (path_.empty() || path_.back()->left.get() == child) return;
+  }
+}
+
+void TreePath::Prev() {
+  const TreeNode* node = path_.back();
+  if (node->left != nullptr) {
+    for (node = node->left.get(); node != nullptr; node = node->right.get()) path_.push_back(node);
+    return;
+  }
+  for (;;) {
+    const TreeNode* child = path_.back();
+    path_.pop_back();
+    if (path_.empty() || path_.back()->right.get() == child) return;
+  }
+}
+
+}  // namespace manifold

@@ -1,0 +1,111 @@
+// PersistentTree: the memory engine's ordered map, an immutable AVL tree whose
+// updates copy only the O(log n) nodes on the path they change. A copy of a
+// tree is O(1) and independent of the original, so a snapshot, a savepoint or
+// a commit is just a copy of a root pointer. TreePath is a position in one
+// version of a tree (a cursor's state).
+//
+// Thread-safety: a tree version is immutable and may be read by any number of
+// threads at once; a PersistentTree object (the handle that points at one
+// version) and a TreePath are used by one thread at a time.
+#ifndef MANIFOLD_ENGINES_MEMORY_PERSISTENT_TREE_H_
+#define MANIFOLD_ENGINES_MEMORY_PERSISTENT_TREE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "manifold/engine.h"
+
+namespace manifold {
+
+// One key and its value. Shared by every tree version that holds it, so that
+// copying a path never copies the (possibly large) bytes.
+struct TreeEntry {
+  std::string key;
+  std::string value;
+};
+
+struct TreeNode;
+using TreeNodePtr = std::shared_ptr<const TreeNode>;
+
+// A node is never changed after it is built.
+struct TreeNode {
+  std::shared_ptr<const TreeEntry> entry;
+  TreeNodePtr left;   // keys < entry->key
+  TreeNodePtr right;  // keys > entry->key
+  int height = 1;     // of the subtree rooted here; a leaf is 1
+};
+
+class PersistentTree {
+ public:
+  // Approximate bytes a stored entry costs beside its key and value: the node,
+  // the entry and their two shared_ptr control blocks.
+  static constexpr uint64_t kEntryOverhead =
+      sizeof(TreeNode) + sizeof(TreeEntry) + 2 * 2 * sizeof(void*);
+
+  // Creates an empty tree.
+  PersistentTree() = default;
+
+  // Returns the entry for `key`, or nullptr. The entry lives as long as any
+  // tree version (or TreePath) that holds it; at least until this tree changes.
+  const TreeEntry* Find(Bytes key) const;
+
+  // Sets `key` to `value`, replacing any old value. O(log n) new nodes.
+  void Put(Bytes key, Bytes value);
+
+  // Removes `key`; returns false (and changes nothing) if it was absent.
+  bool Erase(Bytes key);
+
+  // Returns the root of the current version (nullptr when empty).
+  const TreeNodePtr& root() const { return root_; }
+  // Returns the number of entries.
+  uint64_t size() const { return size_; }
+  // Returns the bytes of all keys and values.
+  uint64_t payload_bytes() const { return payload_bytes_; }
+
+ private:
+  TreeNodePtr root_;
+  uint64_t size_ = 0;
+  uint64_t payload_bytes_ = 0;
+};
+
+// A position in one version of a tree, kept as the path of nodes from the root
+// to the current node. It holds the root, so the version (and every entry it
+// returned) stays alive while the path does.
+class TreePath {
+ public:
+  // Creates an unplaced path over an empty tree.
+  TreePath() = default;
+
+  // Moves to the tree rooted at `root`, unplaced.
+  void Reset(TreeNodePtr root);
+
+  // Places the path on the first (last) entry; unplaced if the tree is empty.
+  void SeekToFirst();
+  void SeekToLast();
+  // Places the path on the first entry whose key is >= target, or > target
+  // when `inclusive` is false; unplaced if there is none.
+  void SeekAfter(Bytes target, bool inclusive);
+  // Places the path on the last entry whose key is <= target, or < target
+  // when `inclusive` is false; unplaced if there is none.
+  void SeekBefore(Bytes target, bool inclusive);
+  // REQUIRES: Valid(). Moves to the next (previous) entry, or unplaced.
+  void Next();
+  void Prev();
+
+  bool Valid() const { return !path_.empty(); }
+  // REQUIRES: Valid(). Lives as long as this path's root.
+  const TreeEntry& entry() const { return *path_.back()->entry; }
+  const TreeNodePtr& root() const { return root_; }
+
+ private:
+  TreeNodePtr root_;
+  // Nodes from root_ down to the current one. Raw pointers: root_ owns them.
+  std::vector<const TreeNode*> path_;
+};
+
+}  // namespace manifold
+
+#endif  // MANIFOLD_ENGINES_MEMORY_PERSISTENT_TREE_H_

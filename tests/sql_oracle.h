@@ -190,7 +190,7 @@ struct Outcome {
 };
 
 // Runs every statement of `sql` in turn, stopping at the first failure.
-inline Outcome Run(sqlite3* db, const std::string& sql) {
+inline Outcome RunSql(sqlite3* db, const std::string& sql) {
   Outcome outcome;
   const char* tail = sql.c_str();
   while (tail != nullptr && *tail != '\0') {
@@ -225,14 +225,14 @@ inline Outcome Run(sqlite3* db, const std::string& sql) {
 
 // Runs `sql` and fails the current test unless it succeeds; returns its rows.
 inline std::vector<std::string> MustRun(sqlite3* db, const std::string& sql) {
-  Outcome o = Run(db, sql);
+  Outcome o = RunSql(db, sql);
   EXPECT_EQ(SQLITE_OK, o.rc) << "statement: " << sql << "\n" << o.ToString();
   return o.rows;
 }
 
 // The rows of `sql` as one string (rows separated by "\n"), or "error: <msg>".
 inline std::string Query(sqlite3* db, const std::string& sql) {
-  Outcome o = Run(db, sql);
+  Outcome o = RunSql(db, sql);
   if (o.rc != SQLITE_OK) return "error: " + o.message;
   std::string out;
   for (size_t i = 0; i < o.rows.size(); ++i) out += (i > 0 ? "\n" : "") + o.rows[i];
@@ -288,7 +288,7 @@ enum class NativeKind { kRowid, kWithoutRowid };
 // primary key is not the rowid alias becomes the WITHOUT ROWID oracle.
 inline NativeKind NativeKindOf(const std::string& columns) {
   Connection scratch(":memory:");
-  Outcome created = Run(scratch, "CREATE TABLE x(" + columns + ")");
+  Outcome created = RunSql(scratch, "CREATE TABLE x(" + columns + ")");
   if (created.rc != SQLITE_OK) return NativeKind::kRowid;  // the caller's CREATE reports it
   long long pk_columns =
       QueryInt(scratch, "SELECT count(*) FROM pragma_table_info('x') WHERE pk > 0");
@@ -311,7 +311,7 @@ class SqlOracle {
     native_.Open(dir_.path() + "/native.db");
     manifold_.Open(dir_.path() + "/manifold.db");
     // The native file's durability is not under test; fsyncs only slow the suite.
-    Run(native_, "PRAGMA synchronous=OFF; PRAGMA journal_mode=MEMORY");
+    RunSql(native_, "PRAGMA synchronous=OFF; PRAGMA journal_mode=MEMORY");
   }
 
   sqlite3* native() const { return native_; }
@@ -348,8 +348,8 @@ class SqlOracle {
     std::string native_sql = "CREATE TABLE " + name + "(" + columns + ")";
     if (NativeKindOf(columns) == NativeKind::kWithoutRowid) native_sql += " WITHOUT ROWID";
     std::string manifold_sql = SelfTest() ? native_sql : VirtualTableSql(name, columns, options);
-    Outcome n = Run(native_, native_sql);
-    Outcome m = Run(manifold_, manifold_sql);
+    Outcome n = RunSql(native_, native_sql);
+    Outcome m = RunSql(manifold_, manifold_sql);
     Log("-- create: " + native_sql + "  /  " + manifold_sql);
     if (n.rc == SQLITE_OK && m.rc == SQLITE_OK) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << "CREATE failed\nnative: " << native_sql << "\n"
@@ -364,8 +364,8 @@ class SqlOracle {
     std::string native_sql =
         "CREATE TABLE " + name + "(key BLOB PRIMARY KEY, value BLOB) WITHOUT ROWID";
     std::string manifold_sql = SelfTest() ? native_sql : VirtualTableSql(name, "");
-    Outcome n = Run(native_, native_sql);
-    Outcome m = Run(manifold_, manifold_sql);
+    Outcome n = RunSql(native_, native_sql);
+    Outcome m = RunSql(manifold_, manifold_sql);
     Log("-- create: " + native_sql + "  /  " + manifold_sql);
     if (n.rc == SQLITE_OK && m.rc == SQLITE_OK) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << "CREATE failed\nnative: " << native_sql << "\n"
@@ -376,8 +376,8 @@ class SqlOracle {
 
   // Runs `sql` on both sides (native tables only, e.g. a join partner).
   ::testing::AssertionResult Both(const std::string& sql) {
-    Outcome n = Run(native_, sql);
-    Outcome m = Run(manifold_, sql);
+    Outcome n = RunSql(native_, sql);
+    Outcome m = RunSql(manifold_, sql);
     Log(sql);
     if (n.rc == SQLITE_OK && m.rc == SQLITE_OK) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << "statement failed: " << sql << "\nnative:\n"
@@ -387,8 +387,8 @@ class SqlOracle {
 
   // Runs `sql` on both sides and compares the outcomes.
   ::testing::AssertionResult Check(const std::string& sql, RowOrder order = RowOrder::kAuto) {
-    Outcome n = Run(native_, sql);
-    Outcome m = Run(manifold_, sql);
+    Outcome n = RunSql(native_, sql);
+    Outcome m = RunSql(manifold_, sql);
     Log(sql);
     bool exact = order == RowOrder::kExact || (order == RowOrder::kAuto && ContainsOrderBy(sql));
     std::string why = Compare(n, m, exact);

@@ -18,8 +18,9 @@ namespace {
 // ---------------------------------------------------------------------------
 // Characters and words. ASCII only, locale-independent, as SQLite's tokenizer.
 
+// As SQLite's tokenizer: \v is not whitespace there.
 bool IsSpace(unsigned char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
 }
 bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool IsHexDigit(unsigned char c) {
@@ -239,15 +240,71 @@ bool IsConstraintKeyword(std::string_view word) {
   return false;
 }
 
+// SQLite's keywords (sqlite3_keyword_name). Some may not appear bare in a type name.
+bool IsSqlKeyword(std::string_view word) {
+  static constexpr std::string_view kKeywords[] = {
+      "ABORT",      "ACTION",       "ADD",          "AFTER",        "ALL",
+      "ALTER",      "ALWAYS",       "ANALYZE",      "AND",          "AS",
+      "ASC",        "ATTACH",       "AUTOINCREMENT", "BEFORE",      "BEGIN",
+      "BETWEEN",    "BY",           "CASCADE",      "CASE",         "CAST",
+      "CHECK",      "COLLATE",      "COLUMN",       "COMMIT",       "CONFLICT",
+      "CONSTRAINT", "CREATE",       "CROSS",        "CURRENT",      "CURRENT_DATE",
+      "CURRENT_TIME", "CURRENT_TIMESTAMP", "DATABASE", "DEFAULT",    "DEFERRABLE",
+      "DEFERRED",   "DELETE",       "DESC",         "DETACH",       "DISTINCT",
+      "DO",         "DROP",         "EACH",         "ELSE",         "END",
+      "ESCAPE",     "EXCEPT",       "EXCLUDE",      "EXCLUSIVE",    "EXISTS",
+      "EXPLAIN",    "FAIL",         "FILTER",       "FIRST",        "FOLLOWING",
+      "FOR",        "FOREIGN",      "FROM",         "FULL",         "GENERATED",
+      "GLOB",       "GROUP",        "GROUPS",       "HAVING",       "IF",
+      "IGNORE",     "IMMEDIATE",    "IN",           "INDEX",        "INDEXED",
+      "INITIALLY",  "INNER",        "INSERT",       "INSTEAD",      "INTERSECT",
+      "INTO",       "IS",           "ISNULL",       "JOIN",         "KEY",
+      "LAST",       "LEFT",         "LIKE",         "LIMIT",        "MATCH",
+      "MATERIALIZED", "NATURAL",    "NO",           "NOT",          "NOTHING",
+      "NOTNULL",    "NULL",         "NULLS",        "OF",           "OFFSET",
+      "ON",         "OR",           "ORDER",        "OTHERS",       "OUTER",
+      "OVER",       "PARTITION",    "PLAN",         "PRAGMA",       "PRECEDING",
+      "PRIMARY",    "QUERY",        "RAISE",        "RANGE",        "RECURSIVE",
+      "REFERENCES", "REGEXP",       "REINDEX",      "RELEASE",      "RENAME",
+      "REPLACE",    "RESTRICT",     "RETURNING",    "RIGHT",        "ROLLBACK",
+      "ROW",        "ROWS",         "SAVEPOINT",    "SELECT",       "SET",
+      "TABLE",      "TEMP",         "TEMPORARY",    "THEN",         "TIES",
+      "TO",         "TRANSACTION",  "TRIGGER",      "UNBOUNDED",    "UNION",
+      "UNIQUE",     "UPDATE",       "USING",        "VACUUM",       "VALUES",
+      "VIEW",       "VIRTUAL",      "WHEN",         "WHERE",        "WINDOW",
+      "WITH",       "WITHOUT",
+  };
+  for (std::string_view k : kKeywords) {
+    if (EqualsIgnoreCase(word, k)) return true;
+  }
+  return false;
+}
+
+// SQLite drops a trailing "always" (and "generated" before it) from a
+// declared type of 16 or more characters, a remnant of the GENERATED ALWAYS
+// grammar; `raw` is the type's text as written, before dequoting.
+std::string_view StripGeneratedAlways(std::string_view raw) {
+  if (raw.size() < 16 || !EqualsIgnoreCase(raw.substr(raw.size() - 6), "always")) return raw;
+  raw.remove_suffix(6);
+  while (!raw.empty() && IsSpace(static_cast<unsigned char>(raw.back()))) raw.remove_suffix(1);
+  if (raw.size() >= 9 && EqualsIgnoreCase(raw.substr(raw.size() - 9), "generated")) {
+    raw.remove_suffix(9);
+    while (!raw.empty() && IsSpace(static_cast<unsigned char>(raw.back()))) raw.remove_suffix(1);
+  }
+  return raw;
+}
+
 // Returns true when `type` reads back, unquoted, as one declared type with
-// exactly this text: bare words, then at most a parenthesised size.
+// exactly this text: words that are no keyword, then at most a parenthesised
+// size. Any other type is declared quoted, which SQLite dequotes.
 bool IsPlainType(std::string_view type) {
   std::vector<Token> tokens;
   std::string error;
   if (type.empty() || !Tokenize(type, &tokens, &error)) return false;
   if (tokens.front().begin != 0 || tokens[tokens.size() - 2].end != type.size()) return false;
+  if (StripGeneratedAlways(type).size() != type.size()) return false;
   size_t i = 0;
-  while (tokens[i].kind == TokenKind::kWord && !IsConstraintKeyword(tokens[i].text)) ++i;
+  while (tokens[i].kind == TokenKind::kWord && !IsSqlKeyword(tokens[i].text)) ++i;
   if (i == 0) return false;
   if (tokens[i].kind == TokenKind::kEnd) return true;
   if (tokens[i].text != "(") return false;
@@ -586,7 +643,9 @@ class DefinitionParser {
       end = Peek().end;
       Advance();
     }
-    if (any) column->declared_type = SqliteDequote(arg_.substr(begin, end - begin));
+    if (any) {
+      column->declared_type = SqliteDequote(StripGeneratedAlways(arg_.substr(begin, end - begin)));
+    }
     return Status::OK();
   }
 

@@ -11,6 +11,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <set>
 #include <string>
@@ -686,6 +687,89 @@ TEST(DeclareSqlTest, TableInfoMatchesTheNativeTable) {
     std::vector<std::string> expected = db.Describe("n");
     EXPECT_EQ(expected, db.Describe("x")) << declare << "\nversus " << native;
     EXPECT_EQ(schema.columns.size(), expected.size()) << native;
+  }
+}
+
+// A writable virtual table that only declares the schema it is given: what
+// sqlite3_declare_vtab accepts and PRAGMA table_info then shows.
+struct ProbeTable {
+  sqlite3_vtab base;
+};
+struct ProbeCursor {
+  sqlite3_vtab_cursor base;
+};
+
+int ProbeConnect(sqlite3* db, void* aux, int /*argc*/, const char* const* /*argv*/,
+                 sqlite3_vtab** out, char** /*error*/) {
+  int rc = sqlite3_declare_vtab(db, static_cast<const std::string*>(aux)->c_str());
+  if (rc != SQLITE_OK) return rc;
+  auto* table = static_cast<ProbeTable*>(sqlite3_malloc(sizeof(ProbeTable)));
+  if (table == nullptr) return SQLITE_NOMEM;
+  memset(table, 0, sizeof(ProbeTable));
+  *out = &table->base;
+  return SQLITE_OK;
+}
+int ProbeBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
+  info->estimatedCost = 1;
+  return SQLITE_OK;
+}
+int ProbeDisconnect(sqlite3_vtab* table) {
+  sqlite3_free(table);
+  return SQLITE_OK;
+}
+int ProbeOpen(sqlite3_vtab*, sqlite3_vtab_cursor** out) {
+  auto* cursor = static_cast<ProbeCursor*>(sqlite3_malloc(sizeof(ProbeCursor)));
+  if (cursor == nullptr) return SQLITE_NOMEM;
+  memset(cursor, 0, sizeof(ProbeCursor));
+  *out = &cursor->base;
+  return SQLITE_OK;
+}
+int ProbeClose(sqlite3_vtab_cursor* cursor) {
+  sqlite3_free(cursor);
+  return SQLITE_OK;
+}
+int ProbeFilter(sqlite3_vtab_cursor*, int, const char*, int, sqlite3_value**) { return SQLITE_OK; }
+int ProbeNext(sqlite3_vtab_cursor*) { return SQLITE_OK; }
+int ProbeEof(sqlite3_vtab_cursor*) { return 1; }
+int ProbeColumn(sqlite3_vtab_cursor*, sqlite3_context*, int) { return SQLITE_OK; }
+int ProbeRowid(sqlite3_vtab_cursor*, sqlite3_int64* rowid) {
+  *rowid = 0;
+  return SQLITE_OK;
+}
+int ProbeUpdate(sqlite3_vtab*, int, sqlite3_value**, sqlite3_int64*) { return SQLITE_READONLY; }
+
+sqlite3_module ProbeModule() {
+  sqlite3_module module;
+  memset(&module, 0, sizeof(module));
+  module.xCreate = &ProbeConnect;
+  module.xConnect = &ProbeConnect;
+  module.xBestIndex = &ProbeBestIndex;
+  module.xDisconnect = &ProbeDisconnect;
+  module.xDestroy = &ProbeDisconnect;
+  module.xOpen = &ProbeOpen;
+  module.xClose = &ProbeClose;
+  module.xFilter = &ProbeFilter;
+  module.xNext = &ProbeNext;
+  module.xEof = &ProbeEof;
+  module.xColumn = &ProbeColumn;
+  module.xRowid = &ProbeRowid;
+  module.xUpdate = &ProbeUpdate;  // writable: SQLite is stricter about WITHOUT ROWID then
+  return module;
+}
+
+TEST(DeclareSqlTest, WritableVirtualTableAcceptsItAndShowsTheNativeTableInfo) {
+  static const sqlite3_module module = ProbeModule();
+  std::vector<std::vector<std::string_view>> corpus = DeclarationCorpus();
+  corpus.push_back({"path='x'"});  // raw
+  for (const std::vector<std::string_view>& args : corpus) {
+    TableSchema schema = SchemaOf(args);
+    std::string declare = schema.DeclareSql();
+    Db db;
+    ASSERT_EQ(SQLITE_OK, sqlite3_create_module(db.get(), "probe", &module, &declare));
+    ASSERT_EQ("", db.Exec("CREATE VIRTUAL TABLE v USING probe()")) << declare;
+    std::string native = NativeSql(args, schema);
+    ASSERT_EQ("", db.Exec(native)) << native;
+    EXPECT_EQ(db.Describe("n"), db.Describe("v")) << declare << "\nversus " << native;
   }
 }
 

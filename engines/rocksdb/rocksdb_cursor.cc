@@ -1,0 +1,97 @@
+#include "rocksdb/rocksdb_cursor.h"
+
+namespace manifold {
+namespace {
+
+rocksdb::Slice ToSlice(Bytes bytes) { return rocksdb::Slice(bytes.data(), bytes.size()); }
+Bytes ToBytes(const rocksdb::Slice& slice) { return Bytes(slice.data(), slice.size()); }
+
+}  // namespace
+
+void RocksdbCursor::Rebuild() {
+  it_.reset();  // the old iterator may point into a batch that has changed
+  it_ = make_();
+  if (generation_ != nullptr) seen_ = *generation_;
+}
+
+void RocksdbCursor::Settle() {
+  valid_ = it_->Valid();
+  status_ = valid_ ? Status::OK() : FromRocksdb(it_->status(), "rocksdb cursor");
+  if (valid_ && generation_ != nullptr) {
+    rocksdb::Slice key = it_->key();
+    key_.assign(key.data(), key.size());
+  }
+}
+
+void RocksdbCursor::SeekToFirst() {
+  if (Stale()) Rebuild();
+  it_->SeekToFirst();
+  Settle();
+}
+
+void RocksdbCursor::SeekToLast() {
+  if (Stale()) Rebuild();
+  it_->SeekToLast();
+  Settle();
+}
+
+void RocksdbCursor::Seek(Bytes target) {
+  if (Stale()) Rebuild();
+  it_->Seek(ToSlice(target));
+  Settle();
+}
+
+void RocksdbCursor::SeekForPrev(Bytes target) {
+  if (Stale()) Rebuild();
+  it_->SeekForPrev(ToSlice(target));
+  Settle();
+}
+
+void RocksdbCursor::Next() {
+  if (!valid_) return;
+  if (Stale()) {
+    // The transaction wrote since the last move: the first key after the
+    // current one in the transaction's current state.
+    Rebuild();
+    it_->Seek(ToSlice(key_));
+    if (it_->Valid() && ToBytes(it_->key()) == Bytes(key_)) it_->Next();
+  } else {
+    it_->Next();
+  }
+  Settle();
+}
+
+void RocksdbCursor::Prev() {
+  if (!valid_) return;
+  if (Stale()) {
+    Rebuild();
+    it_->SeekForPrev(ToSlice(key_));
+    if (it_->Valid() && ToBytes(it_->key()) == Bytes(key_)) it_->Prev();
+  } else {
+    it_->Prev();
+  }
+  Settle();
+}
+
+Bytes RocksdbCursor::key() const {
+  if (generation_ != nullptr) return key_;
+  return ToBytes(it_->key());
+}
+
+Bytes RocksdbCursor::value() {
+  if (Stale()) {
+    // A write since the last move: the cursor still names key_, and reads
+    // its value in the transaction's current state.
+    Rebuild();
+    it_->Seek(ToSlice(key_));
+    if (!it_->Valid() || ToBytes(it_->key()) != Bytes(key_)) {
+      // The write deleted the current key: it has no value any more. Drop
+      // the iterator so the next move re-finds its place from key_.
+      it_.reset();
+      return Bytes();
+    }
+  }
+  return ToBytes(it_->value());
+}
+
+}  // namespace manifold

@@ -1,0 +1,64 @@
+// RocksdbCursor: manifold's Cursor over a RocksDB iterator, either a snapshot
+// iterator (read transactions) or a WriteBatchWithIndex iterator layered over
+// the database (write transactions, read-your-writes).
+//
+// Thread-safety: none; owned by the thread using its transaction.
+#ifndef MANIFOLD_ENGINES_ROCKSDB_ROCKSDB_CURSOR_H_
+#define MANIFOLD_ENGINES_ROCKSDB_ROCKSDB_CURSOR_H_
+
+#include <rocksdb/iterator.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "manifold/engine.h"
+#include "rocksdb/rocksdb_store.h"
+
+namespace manifold {
+
+class RocksdbCursor final : public Cursor {
+ public:
+  using IteratorFactory = std::function<std::unique_ptr<rocksdb::Iterator>()>;
+
+  // `make` builds a fresh iterator positioned nowhere. `generation`, when not
+  // null, is the owning write transaction's change counter: a RocksDB
+  // iterator over a batch is undefined once the batch changes, so when the
+  // counter moved, the next move rebuilds the iterator and re-finds its place
+  // from the saved key. `cf` keeps the column family alive. REQUIRES:
+  // *generation outlives the cursor.
+  RocksdbCursor(std::shared_ptr<RocksdbColumnFamily> cf, IteratorFactory make,
+                const uint64_t* generation)
+      : cf_(std::move(cf)), make_(std::move(make)), generation_(generation) {}
+
+  bool Valid() const override { return valid_; }
+  void SeekToFirst() override;
+  void SeekToLast() override;
+  void Seek(Bytes target) override;
+  void SeekForPrev(Bytes target) override;
+  void Next() override;
+  void Prev() override;
+  Bytes key() const override;
+  Bytes value() override;
+  Status status() const override { return status_; }
+
+ private:
+  bool Stale() const { return it_ == nullptr || (generation_ && seen_ != *generation_); }
+  void Rebuild();
+  // Records validity, status and (for write transactions) the current key.
+  void Settle();
+
+  std::shared_ptr<RocksdbColumnFamily> cf_;
+  IteratorFactory make_;
+  const uint64_t* generation_;
+  uint64_t seen_ = 0;
+  std::unique_ptr<rocksdb::Iterator> it_;
+  bool valid_ = false;
+  Status status_;
+  std::string key_;  // the current key, kept only when generation_ is set
+};
+
+}  // namespace manifold
+
+#endif  // MANIFOLD_ENGINES_ROCKSDB_ROCKSDB_CURSOR_H_

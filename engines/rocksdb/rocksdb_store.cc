@@ -1,0 +1,153 @@
+#include "rocksdb/rocksdb_store.h"
+
+#include <rocksdb/convenience.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
+#include "common/file_util.h"
+
+namespace manifold {
+
+Status FromRocksdb(const rocksdb::Status& status, std::string_view context) {
+  if (status.ok()) return Status::OK();
+  std::string message = std::string(context) + ": " + status.ToString();
+  if (status.IsNotFound()) return Status::NotFound(message);
+  if (status.IsCorruption()) return Status::Corruption(message);
+  if (status.IsNoSpace()) return Status::Full(message);
+  if (status.IsIOError()) return Status::IOError(message);
+  if (status.IsInvalidArgument()) return Status::InvalidArgument(message);
+  if (status.IsBusy() || status.IsTimedOut() || status.IsTryAgain()) return Status::Busy(message);
+  if (status.IsNotSupported()) return Status::NotSupported(message);
+  if (status.IsAborted()) return Status::Aborted(message);
+  return Status::IOError(message);
+}
+
+namespace {
+
+bool PathExists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// RocksDB reports a LOCK file held by another process (or by another DB
+// object of this process, which the registry prevents) as an IOError whose
+// text mentions the lock.
+bool IsLockError(const rocksdb::Status& status) {
+  if (!status.IsIOError()) return false;
+  std::string text = status.ToString();
+  return text.find("lock") != std::string::npos || text.find("LOCK") != std::string::npos;
+}
+
+rocksdb::ColumnFamilyOptions MakeColumnFamilyOptions(const RocksdbStoreSettings& settings,
+                                                     std::shared_ptr<rocksdb::Cache> cache) {
+  rocksdb::ColumnFamilyOptions cf;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = std::move(cache);
+  // Point lookups (SQL `key = ?`, uniqueness checks on insert) dominate; a
+  // 10 bits/key bloom filter skips ~99% of the SST files that lack the key.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.whole_key_filtering = true;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  if (settings.compression == Compression::kZstd) {
+    // RocksDB's own zstd with a dictionary trained per SST file: rows of one
+    // table look alike, so a dictionary wins much more than per-block zstd.
+    rocksdb::CompressionOptions opts;
+    opts.level = settings.compression_level;
+    opts.max_dict_bytes = 16 * 1024;
+    opts.zstd_max_train_bytes = 100 * opts.max_dict_bytes;
+    opts.enabled = true;
+    cf.compression = rocksdb::kZSTD;
+    cf.compression_opts = opts;
+    cf.bottommost_compression = rocksdb::kZSTD;
+    cf.bottommost_compression_opts = opts;
+  } else {
+    cf.compression = rocksdb::kNoCompression;
+    cf.bottommost_compression = rocksdb::kNoCompression;
+  }
+  return cf;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<RocksdbStore>> RocksdbStore::Open(const std::string& path,
+                                                         const RocksdbStoreSettings& settings) {
+  const std::string where = "rocksdb store '" + path + "'";
+  // Checked before RocksDB runs: even with create_if_missing=false it creates
+  // the directory and its LOCK file before noticing the database is absent.
+  if (!PathExists(path + "/CURRENT")) {
+    if (!settings.create_if_missing || settings.read_only) {
+      return Status::NotFound(where + " does not exist");
+    }
+  }
+  if (settings.compression == Compression::kZstd) {
+    std::vector<rocksdb::CompressionType> supported = rocksdb::GetSupportedCompressions();
+    if (std::find(supported.begin(), supported.end(), rocksdb::kZSTD) == supported.end()) {
+      return Status::NotSupported(where + ": this librocksdb was built without zstd");
+    }
+  }
+
+  auto store = std::make_shared<RocksdbStore>();
+  store->path = path;
+  store->read_only = settings.read_only;
+  std::shared_ptr<rocksdb::Cache> cache =
+      settings.block_cache_size > 0
+          ? rocksdb::NewLRUCache(static_cast<size_t>(settings.block_cache_size))
+          : nullptr;
+  store->cf_options = MakeColumnFamilyOptions(settings, cache);
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = settings.create_if_missing;
+  db_options.create_missing_column_families = false;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.keep_log_file_num = 2;
+  db_options.max_manifest_file_size = 8 << 20;
+
+  std::vector<std::string> names;
+  if (PathExists(path + "/CURRENT")) {
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, path, &names);
+    if (!s.ok()) return FromRocksdb(s, "cannot list column families of " + where);
+  } else {
+    names.push_back(rocksdb::kDefaultColumnFamilyName);
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : names) descriptors.emplace_back(name, store->cf_options);
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw_db = nullptr;
+  rocksdb::Status s =
+      settings.read_only
+          ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &handles, &raw_db)
+          : rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw_db);
+  if (!s.ok()) {
+    if (IsLockError(s)) {
+      return Status::Busy(where + " is open for writing in another process (" + s.ToString() +
+                          ")");
+    }
+    return FromRocksdb(s, "cannot open " + where);
+  }
+  store->db.reset(raw_db);
+  for (rocksdb::ColumnFamilyHandle* handle : handles) {
+    auto cf = std::make_shared<RocksdbColumnFamily>(raw_db, handle);
+    if (cf->name() == kDefaultColumnFamilyName) {
+      store->default_cf = std::move(cf);
+    } else {
+      store->keyspaces.emplace(cf->id(), std::move(cf));
+    }
+  }
+  return store;
+}
+
+RocksdbStore::~RocksdbStore() {
+  // Every handle must go before the DB closes; holders of handles also hold
+  // the store, so these are the last ones.
+  keyspaces.clear();
+  default_cf.reset();
+  if (db != nullptr) db->Close().PermitUncheckedError();
+}
+
+}  // namespace manifold

@@ -1,0 +1,325 @@
+#include "rocksdb/rocksdb_txn.h"
+
+#include <rocksdb/comparator.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "rocksdb/rocksdb_cursor.h"
+
+namespace manifold {
+namespace {
+
+rocksdb::Slice ToSlice(Bytes bytes) { return rocksdb::Slice(bytes.data(), bytes.size()); }
+
+Result<Keyspace> FindByName(const ColumnFamilyMap& map, std::string_view name) {
+  for (const auto& [id, cf] : map) {
+    if (cf->name() == name) return cf->keyspace();
+  }
+  return Status::NotFound("rocksdb: keyspace '" + std::string(name) + "' does not exist");
+}
+
+std::vector<std::string> Names(const ColumnFamilyMap& map) {
+  std::vector<std::string> names;
+  for (const auto& [id, cf] : map) names.push_back(cf->name());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Status Missing(const Keyspace& ks) {
+  return Status::NotFound("rocksdb: keyspace '" + ks.name + "' does not exist (dropped?)");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- read txn
+
+RocksdbReadTxn::RocksdbReadTxn(std::shared_ptr<RocksdbStore> store) : store_(std::move(store)) {
+  // The catalog and the snapshot are taken under one lock, which a commit
+  // that changes the catalog also holds across its write: both are of the
+  // same moment.
+  std::lock_guard<std::mutex> lock(store_->mu);
+  keyspaces_ = store_->keyspaces;
+  snapshot_ = store_->db->GetSnapshot();
+}
+
+RocksdbReadTxn::~RocksdbReadTxn() {
+  if (snapshot_ != nullptr) store_->db->ReleaseSnapshot(snapshot_);
+}
+
+Result<Keyspace> RocksdbReadTxn::OpenKeyspace(std::string_view name) {
+  return FindByName(keyspaces_, name);
+}
+
+Result<std::vector<std::string>> RocksdbReadTxn::ListKeyspaces() { return Names(keyspaces_); }
+
+Status RocksdbReadTxn::Get(const Keyspace& ks, Bytes key, std::string* value) {
+  auto it = keyspaces_.find(static_cast<uint32_t>(ks.id));
+  if (it == keyspaces_.end()) return Missing(ks);
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot_;
+  rocksdb::PinnableSlice found;
+  rocksdb::Status s = store_->db->Get(options, it->second->handle(), ToSlice(key), &found);
+  if (s.IsNotFound()) return Status::NotFound("key not found");
+  if (!s.ok()) return FromRocksdb(s, "rocksdb get in '" + ks.name + "'");
+  value->assign(found.data(), found.size());
+  return Status::OK();
+}
+
+Result<std::unique_ptr<Cursor>> RocksdbReadTxn::NewCursor(const Keyspace& ks) {
+  auto it = keyspaces_.find(static_cast<uint32_t>(ks.id));
+  if (it == keyspaces_.end()) return Missing(ks);
+  std::shared_ptr<RocksdbColumnFamily> cf = it->second;
+  rocksdb::DB* db = store_->db.get();
+  const rocksdb::Snapshot* snapshot = snapshot_;
+  auto make = [db, cf, snapshot]() {
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot;
+    return std::unique_ptr<rocksdb::Iterator>(db->NewIterator(options, cf->handle()));
+  };
+  return std::unique_ptr<Cursor>(std::make_unique<RocksdbCursor>(cf, make, nullptr));
+}
+
+// --------------------------------------------------------------- write txn
+
+RocksdbWriteTxn::RocksdbWriteTxn(std::shared_ptr<RocksdbStore> store, WriteGateHold gate,
+                                 rocksdb::WriteOptions write_options)
+    : store_(std::move(store)),
+      gate_(std::move(gate)),
+      write_options_(write_options),
+      batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true) {
+  base_ = store_->Keyspaces();
+  keyspaces_ = base_;
+}
+
+RocksdbWriteTxn::~RocksdbWriteTxn() {
+  if (!done_) Rollback();
+}
+
+Status RocksdbWriteTxn::CheckLive() const {
+  if (done_) return Status::Aborted("rocksdb: the write transaction is over");
+  return Status::OK();
+}
+
+Result<std::shared_ptr<RocksdbColumnFamily>> RocksdbWriteTxn::Find(const Keyspace& ks) const {
+  auto it = keyspaces_.find(static_cast<uint32_t>(ks.id));
+  if (it == keyspaces_.end()) return Missing(ks);
+  return it->second;
+}
+
+Result<Keyspace> RocksdbWriteTxn::OpenKeyspace(std::string_view name) {
+  MANIFOLD_RETURN_IF_ERROR(CheckLive());
+  return FindByName(keyspaces_, name);
+}
+
+Result<std::vector<std::string>> RocksdbWriteTxn::ListKeyspaces() {
+  MANIFOLD_RETURN_IF_ERROR(CheckLive());
+  return Names(keyspaces_);
+}
+
+Status RocksdbWriteTxn::Get(const Keyspace& ks, Bytes key, std::string* value) {
+  MANIFOLD_RETURN_IF_ERROR(CheckLive());
+  Result<std::shared_ptr<RocksdbColumnFamily>> cf = Find(ks);
+  if (!cf.ok()) return cf.status();
+  std::string found;
+  // No snapshot needed: this transaction is the store's only writer, so the
+  // latest committed state is the state it began on.
+  rocksdb::Status s = batch_.GetFromBatchAndDB(store_->db.get(), rocksdb::ReadOptions(),
+                                               (*cf)->handle(), ToSlice(key), &found);
+  if (s.IsNotFound()) return Status::NotFound("key not found");
+  if (!s.ok()) return FromRocksdb(s, "rocksdb get in '" + ks.name + "'");
+  *value = std::move(found);
+  return Status::OK();
+}
+
+Result<std::unique_ptr<Cursor>> RocksdbWriteTxn::NewCursor(const Keyspace& ks) {
+  MANIFOLD_RETURN_IF_ERROR(CheckLive());
+  Result<std::shared_ptr<RocksdbColumnFamily>> found = Find(ks);
+  if (!found.ok()) return found.status();
+  std::shared_ptr<RocksdbColumnFamily> cf = *found;
+  rocksdb::DB* db = store_->db.get();
+  rocksdb::WriteBatchWithIndex* batch = &batch_;
+  auto make = [db, cf, batch]() {
+    rocksdb::Iterator* base = db->NewIterator(rocksdb::ReadOptions(), cf->handle());
+    return std::unique_ptr<rocksdb::Iterator>(batch->NewIteratorWithBase(cf->handle(), base));
+  };
+  return std::unique_ptr<Cursor>(std::make_unique<RocksdbCursor>(cf, make, &generation_));
+}
+
+Result<Keyspace> RocksdbWriteTxn::CreateKeyspace(std::string_view name) {
+  MANIFOLD_RETURN_IF_ERROR(CheckLive());
+  if (name == kDefaultColumnFamilyName) {
+    return Status::InvalidArgument("rocksdb: keyspace name 'default' is reserved by RocksDB");
+  }
+  Result<Keyspace> existing = FindByName(keyspaces_, name);
+  if (existing.ok()) return existing;
+  ++generation_;
+  // A keyspace this transaction dropped (or created and dropped) still exists
+  // physically under that name, and RocksDB names must be unique: bring it
+  // back, emptied through the batch so that savepoints and rollback undo it
+  // like any write.
+  std::shared_ptr<RocksdbColumnFamily> revived;
+  for (const auto& [id, cf] : base_) {
+    if (cf->name() == name) revived = cf;
+  }
+  for (const auto& cf : created_) {
+    if (cf->name() == name) revived = cf;
+  }
+  if (revived != nullptr) {
+    MANIFOLD_RETURN_IF_ERROR(DeleteAllKeys(revived));
+    keyspaces_.emplace(revived->id(), revived);
+    return revived->keyspace();
+  }
+  rocksdb::ColumnFamilyHandle* handle = nullptr;
+  rocksdb::Status s =
+      store_->db->CreateColumnFamily(store_->cf_options, std::string(name), &handle);
+  if (!s.ok()) return FromRocksdb(s, "rocksdb: cannot create keyspace '" + std::string(name) + "'");
+  auto cf = std::make_shared<RocksdbColumnFamily>(store_->db.get(), handle);
+  created_.push_back(cf);
+  keyspaces_.emplace(cf->id(), cf);
+  return cf->keyspace();
+}
+
+Status RocksdbWriteTxn::DeleteAllKeys(const std::shared_ptr<RocksdbColumnFamily>& cf) {
+  std::unique_ptr<rocksdb::Iterator> it(batch_.NewIteratorWithBase(
+      cf->handle(), store_->db->NewIterator(rocksdb::ReadOptions(), cf->handle())));
+  std::vector<std::string> keys;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) keys.push_back(it->key().ToString());
+  MANIFOLD_RETURN_IF_ERROR(FromRocksdb(it->status(), "rocksdb: cannot empty '" + cf->name() + "'"));
+  it.reset();
+  for (const std::string& key : keys) {
+    MANIFOLD_RETURN_IF_ERROR(FromRocksdb(batch_.Delete(cf->handle(), key), "rocksdb delete"));
+  }
+  return Status::OK();
+}
+
+Status RocksdbWriteTxn::DropKeyspace(std::string_view name) {
+  MANIFOLD_RETURN_IF_ERROR(CheckLive());
+  if (name == kDefaultColumnFamilyName) {
+    return Status::InvalidArgument("rocksdb: keyspace name 'default' is reserved by RocksDB");
+  }
+  Result<Keyspace> ks = FindByName(keyspaces_, name);
+  if (!ks.ok()) return ks.status();
+  ++generation_;
+  keyspaces_.erase(static_cast<uint32_t>(ks->id));
+  return Status::OK();
+}
+
+Status RocksdbWriteTxn::Put(const Keyspace& ks, Bytes key, Bytes value) {
+  MANIFOLD_RETURN_IF_ERROR(CheckLive());
+  Result<std::shared_ptr<RocksdbColumnFamily>> cf = Find(ks);
+  if (!cf.ok()) return cf.status();
+  ++generation_;
+  return FromRocksdb(batch_.Put((*cf)->handle(), ToSlice(key), ToSlice(value)),
+                     "rocksdb put in '" + ks.name + "'");
+}
+
+Status RocksdbWriteTxn::Delete(const Keyspace& ks, Bytes key) {
+  MANIFOLD_RETURN_IF_ERROR(CheckLive());
+  Result<std::shared_ptr<RocksdbColumnFamily>> cf = Find(ks);
+  if (!cf.ok()) return cf.status();
+  ++generation_;
+  return FromRocksdb(batch_.Delete((*cf)->handle(), ToSlice(key)),
+                     "rocksdb delete in '" + ks.name + "'");
+}
+
+// Savepoints: each manifold savepoint is one batch savepoint plus a copy of
+// the keyspace catalog; marks_ maps SQLite's levels onto the batch's stack.
+
+Status RocksdbWriteTxn::Savepoint(int level) {
+  MANIFOLD_RETURN_IF_ERROR(CheckLive());
+  MANIFOLD_RETURN_IF_ERROR(Release(level));
+  batch_.SetSavePoint();
+  marks_.push_back(Mark{level, keyspaces_});
+  return Status::OK();
+}
+
+Status RocksdbWriteTxn::RollbackTo(int level) {
+  MANIFOLD_RETURN_IF_ERROR(CheckLive());
+  size_t i = 0;
+  while (i < marks_.size() && marks_[i].level < level) ++i;
+  if (i == marks_.size()) return Status::OK();
+  // Fold the later savepoints into mark i, then undo back to it.
+  while (marks_.size() > i + 1) {
+    MANIFOLD_RETURN_IF_ERROR(FromRocksdb(batch_.PopSavePoint(), "rocksdb savepoint"));
+    marks_.pop_back();
+  }
+  ++generation_;
+  MANIFOLD_RETURN_IF_ERROR(FromRocksdb(batch_.RollbackToSavePoint(), "rocksdb rollback to"));
+  batch_.SetSavePoint();  // savepoint `level` stays open
+  marks_[i].level = level;
+  keyspaces_ = marks_[i].keyspaces;
+  return Status::OK();
+}
+
+Status RocksdbWriteTxn::Release(int level) {
+  MANIFOLD_RETURN_IF_ERROR(CheckLive());
+  while (!marks_.empty() && marks_.back().level >= level) {
+    MANIFOLD_RETURN_IF_ERROR(FromRocksdb(batch_.PopSavePoint(), "rocksdb savepoint"));
+    marks_.pop_back();
+  }
+  return Status::OK();
+}
+
+void RocksdbWriteTxn::DropCreatedExcept(const ColumnFamilyMap& keep) {
+  for (const auto& cf : created_) {
+    if (keep.count(cf->id()) == 0) {
+      // Never visible outside this transaction; a failure leaves an empty,
+      // unlisted-until-reopen column family, which is harmless.
+      store_->db->DropColumnFamily(cf->handle()).PermitUncheckedError();
+    }
+  }
+  created_.clear();
+}
+
+void RocksdbWriteTxn::Finish() {
+  done_ = true;
+  ++generation_;
+  marks_.clear();
+  batch_.Clear();
+  gate_.Reset();
+}
+
+Status RocksdbWriteTxn::Commit() {
+  MANIFOLD_RETURN_IF_ERROR(CheckLive());
+  bool catalog_changed = keyspaces_.size() != base_.size() ||
+                         !std::equal(keyspaces_.begin(), keyspaces_.end(), base_.begin(),
+                                     [](const auto& a, const auto& b) { return a.first == b.first; });
+  Status status;
+  {
+    // Readers take their snapshot and catalog under mu; holding it across
+    // the write keeps a new keyspace and the rows written with it together.
+    std::unique_lock<std::mutex> lock(store_->mu, std::defer_lock);
+    if (catalog_changed) lock.lock();
+    if (batch_.GetWriteBatch()->Count() > 0) {
+      status = FromRocksdb(store_->db->Write(write_options_, batch_.GetWriteBatch()),
+                           "rocksdb: commit to '" + store_->path + "'");
+    }
+    if (status.ok() && catalog_changed) store_->keyspaces = keyspaces_;
+  }
+  if (!status.ok()) {
+    DropCreatedExcept({});
+    Finish();
+    return status;
+  }
+  DropCreatedExcept(keyspaces_);
+  for (const auto& [id, cf] : base_) {
+    if (keyspaces_.count(id) == 0) {
+      // Readers that captured the handle keep reading it: RocksDB keeps a
+      // dropped column family's data until its last handle is destroyed.
+      Status s = FromRocksdb(store_->db->DropColumnFamily(cf->handle()),
+                             "rocksdb: cannot drop keyspace '" + cf->name() + "'");
+      if (!s.ok() && status.ok()) status = s;
+    }
+  }
+  Finish();
+  return status;
+}
+
+void RocksdbWriteTxn::Rollback() {
+  if (done_) return;
+  DropCreatedExcept({});
+  Finish();
+}
+
+}  // namespace manifold

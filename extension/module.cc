@@ -1,28 +1,31 @@
-// The entry point of manifold.so: registers the modules and SQL functions.
+// The entry point of manifold.so: registers the modules and SQL functions on
+// a connection.
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT1
 
-#include "manifold/engine.h"
+#include <memory>
+#include <new>
 
-namespace manifold {
-namespace {
-
-// manifold_version(): the library version as text.
-void VersionFunction(sqlite3_context* context, int /*argc*/, sqlite3_value** /*argv*/) {
-  std::string_view version = Version();
-  sqlite3_result_text(context, version.data(), static_cast<int>(version.size()), SQLITE_STATIC);
-}
-
-}  // namespace
-}  // namespace manifold
+#include "connection.h"
+#include "functions.h"
+#include "vtab_module.h"
 
 // Called by sqlite3_load_extension (".load ./build/manifold") and by
-// sqlite3_auto_extension in manifold's own tests.
+// sqlite3_auto_extension in manifold's own tests, once per connection.
 extern "C" __attribute__((visibility("default"))) int sqlite3_manifold_init(
     sqlite3* db, char** pzErrMsg, const sqlite3_api_routines* pApi) {
   SQLITE_EXTENSION_INIT2(pApi);
   (void)pzErrMsg;
-  return sqlite3_create_function_v2(db, "manifold_version", 0, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-                                    nullptr, &manifold::VersionFunction, nullptr, nullptr,
-                                    nullptr);
+  try {
+    // Shared by every module of this connection and by its tables; freed when
+    // SQLite destroys the last module (connection close).
+    auto connection = std::make_shared<manifold::Connection>(db);
+    int rc = manifold::RegisterModules(db, connection);
+    if (rc != SQLITE_OK) return rc;
+    return manifold::RegisterFunctions(db, connection);
+  } catch (const std::bad_alloc&) {
+    return SQLITE_NOMEM;
+  } catch (...) {
+    return SQLITE_INTERNAL;
+  }
 }

@@ -1,0 +1,63 @@
+// Connection: manifold's state for one SQLite connection: the store sessions
+// its tables share, the tables by name (for manifold_stats and friends), and
+// the connection's busy timeout. Owned jointly (shared_ptr) by the modules
+// registered on the connection and by its tables, so it outlives both.
+// Not thread-safe: SQLite serializes calls on one connection.
+#ifndef MANIFOLD_EXTENSION_CONNECTION_H_
+#define MANIFOLD_EXTENSION_CONNECTION_H_
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "manifold/engine.h"
+#include "sqlite_api.h"
+#include "store_session.h"
+
+namespace manifold {
+
+class Table;
+
+class Connection {
+ public:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  sqlite3* db() const { return db_; }
+
+  // Returns this connection's session on the store `engine` at `options.path`
+  // (already resolved), opening the store with `options` if no table of this
+  // connection has it open. `options.create_if_missing` creates it.
+  Result<std::shared_ptr<StoreSession>> Session(const std::string& engine,
+                                                const Options& options);
+
+  // Returns the connection's busy timeout (PRAGMA busy_timeout), 0 if unset.
+  std::chrono::milliseconds BusyTimeout();
+
+  // The tables of this connection by name (case-insensitive, as SQL names).
+  void AddTable(Table* table);
+  void RemoveTable(Table* table);
+  // Returns the table named `name` in this connection, or null.
+  Table* FindTable(std::string_view name) const;
+
+ private:
+  sqlite3* db_;
+  std::map<std::string, std::weak_ptr<StoreSession>> sessions_;
+  std::multimap<std::string, Table*> tables_;  // key: lower-case name
+};
+
+// What every module registered on a connection carries as its client data.
+struct ModuleContext {
+  std::string module;  // "lmdb", ..., or "manifold"
+  std::shared_ptr<Connection> connection;
+};
+
+// Returns `name` in ASCII lower case (SQL identifiers compare that way).
+std::string LowerAscii(std::string_view name);
+
+}  // namespace manifold
+
+#endif  // MANIFOLD_EXTENSION_CONNECTION_H_

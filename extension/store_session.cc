@@ -1,0 +1,102 @@
+#include "store_session.h"
+
+#include <utility>
+
+namespace manifold {
+
+StoreSession::StoreSession(std::string label, std::unique_ptr<Engine> engine)
+    : label_(std::move(label)), engine_(std::move(engine)) {}
+
+StoreSession::~StoreSession() {
+  DetachReaders();
+  EndWrite();
+}
+
+void StoreSession::DetachReaders() {
+  // Copy: a reader may unregister itself while detaching.
+  std::vector<WriteTxnReader*> readers(readers_.begin(), readers_.end());
+  for (WriteTxnReader* reader : readers) reader->DetachFromWriteTxn();
+  readers_.clear();
+}
+
+void StoreSession::EndWrite() {
+  if (write_ != nullptr) {
+    write_->Rollback();
+    write_.reset();
+  }
+  open_levels_.clear();
+}
+
+Status StoreSession::Begin(std::chrono::milliseconds wait) {
+  if (joined_ == 0 && write_ == nullptr) {
+    Result<std::unique_ptr<WriteTxn>> txn = engine_->BeginWrite(wait);
+    if (!txn.ok()) return txn.status();
+    write_ = std::move(*txn);
+    open_levels_.clear();
+  }
+  ++joined_;
+  return Status::OK();
+}
+
+Status StoreSession::Sync() {
+  if (write_ == nullptr) return Status::OK();
+  DetachReaders();
+  Status s = write_->Commit();
+  write_.reset();  // over after any result
+  open_levels_.clear();
+  return s;
+}
+
+Status StoreSession::Leave() {
+  Status s;
+  if (joined_ > 0) --joined_;
+  if (joined_ == 0 && write_ != nullptr) s = Sync();
+  return s;
+}
+
+void StoreSession::RollbackAndLeave() {
+  if (write_ != nullptr) {
+    DetachReaders();
+    EndWrite();
+  }
+  if (joined_ > 0) --joined_;
+}
+
+Status StoreSession::Savepoint(int level) {
+  if (write_ == nullptr) return Status::OK();
+  if (!open_levels_.empty() && open_levels_.back() == level) return Status::OK();
+  while (!open_levels_.empty() && open_levels_.back() >= level) open_levels_.pop_back();
+  open_levels_.push_back(level);
+  return write_->Savepoint(level);
+}
+
+Status StoreSession::Release(int level) {
+  if (write_ == nullptr) return Status::OK();
+  while (!open_levels_.empty() && open_levels_.back() >= level) open_levels_.pop_back();
+  return write_->Release(level);
+}
+
+Status StoreSession::RollbackTo(int level) {
+  if (write_ == nullptr) return Status::OK();
+  // As WriteTxn::RollbackTo: the oldest savepoint at or above `level` stays
+  // open as `level`.
+  for (size_t i = 0; i < open_levels_.size(); ++i) {
+    if (open_levels_[i] >= level) {
+      open_levels_.resize(i + 1);
+      open_levels_[i] = level;
+      break;
+    }
+  }
+  return write_->RollbackTo(level);
+}
+
+Result<std::shared_ptr<ReadTxn>> StoreSession::Snapshot() {
+  if (std::shared_ptr<ReadTxn> snapshot = snapshot_.lock()) return snapshot;
+  Result<std::unique_ptr<ReadTxn>> txn = engine_->BeginRead();
+  if (!txn.ok()) return txn.status();
+  std::shared_ptr<ReadTxn> snapshot(std::move(*txn));
+  snapshot_ = snapshot;
+  return snapshot;
+}
+
+}  // namespace manifold

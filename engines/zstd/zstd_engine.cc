@@ -1,12 +1,545 @@
-// Placeholder until the zstd value layer lands.
+// The zstd value layer: ZstdEngine and its transactions and cursor, each a
+// thin wrapper that encodes values on the way in and decodes them on the way
+// out (format and dictionary keyspace in zstd_engine.h).
 #include "zstd/zstd_engine.h"
 
-namespace manifold {
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <utility>
+#include <vector>
 
-Result<std::unique_ptr<Engine>> WrapWithZstd(std::unique_ptr<Engine> inner,
-                                             const Options& /*options*/) {
-  return Status::NotSupported("compression=zstd on engine '" + std::string(inner->name()) +
-                              "' is not part of this build yet");
+#include "common/savepoint_stack.h"
+#include "zstd/zstd_codec.h"
+
+namespace manifold {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr char kNextIdKey[] = "next";
+constexpr size_t kMaxSampleBytes = 4096;        // a longer value is sampled by its prefix
+constexpr size_t kCompactSampleBytes = 4 << 20;  // Compact() trains on at most this
+constexpr size_t kRewriteChunk = 512;            // values rewritten per cursor pass
+constexpr milliseconds kCompactWait{5000};
+
+std::string KeyspaceKey(std::string_view name) { return "ks:" + std::string(name); }
+
+std::string DictionaryKey(uint64_t id) {
+  std::string key = "dict:";
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(id >> shift));
+  return key;
+}
+
+std::string EncodeFixed64(uint64_t value) {
+  std::string out;
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
+  return out;
+}
+
+uint64_t DecodeFixed64(Bytes bytes) {
+  uint64_t value = 0;
+  for (size_t i = 0; i < 8 && i < bytes.size(); ++i) {
+    value = (value << 8) | static_cast<uint8_t>(bytes[i]);
+  }
+  return value;
+}
+
+Result<std::vector<uint64_t>> DecodeIdList(Bytes bytes) {
+  std::vector<uint64_t> ids;
+  while (!bytes.empty()) {
+    uint64_t id = 0;
+    if (!ReadVarint(&bytes, &id)) return Status::Corruption("zstd: bad dictionary list");
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+bool IsReserved(std::string_view name) { return name == kZstdKeyspace; }
+
+Status Reserved(std::string_view name) {
+  return Status::InvalidArgument("keyspace name '" + std::string(name) +
+                                 "' is reserved by manifold's zstd layer");
+}
+
+// What every handle of one wrapped engine shares: the inner engine, the
+// committed dictionaries by id, and the sample values of keyspaces that have
+// no dictionary yet.
+struct ZstdShared {
+  std::unique_ptr<Engine> inner;
+  int level = 3;
+
+  std::mutex mu;
+  std::map<uint64_t, DictionaryPtr> dictionaries;  // committed only
+  std::map<std::string, std::vector<std::string>> samples;
+  std::map<std::string, size_t> sample_bytes;
+  // Ids handed out by this process, committed or not, are never handed out
+  // again, even when their transaction rolls back.
+  uint64_t next_id_floor = 1;
+
+  DictionaryPtr Cached(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = dictionaries.find(id);
+    return it == dictionaries.end() ? nullptr : it->second;
+  }
+  void Publish(const DictionaryPtr& dict) {
+    std::lock_guard<std::mutex> lock(mu);
+    dictionaries.emplace(dict->id(), dict);
+  }
+  // Adds `value` to the samples of `name`; returns the samples once there
+  // are enough to train on (and forgets them).
+  std::optional<std::vector<std::string>> AddSample(const std::string& name, Bytes value) {
+    std::lock_guard<std::mutex> lock(mu);
+    Bytes sample = value.substr(0, kMaxSampleBytes);
+    samples[name].emplace_back(sample);
+    size_t& bytes = sample_bytes[name];
+    bytes += sample.size();
+    if (bytes < kZstdTrainBytes) return std::nullopt;
+    std::vector<std::string> out = std::move(samples[name]);
+    samples.erase(name);
+    sample_bytes.erase(name);
+    return out;
+  }
+  void ForgetSamples(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu);
+    samples.erase(name);
+    sample_bytes.erase(name);
+  }
+};
+
+// Reads dictionary `id` through `txn` (inner), using and filling the cache;
+// `pending` holds dictionaries made by an uncommitted write transaction.
+Result<DictionaryPtr> LoadDictionary(ZstdShared& shared, ReadTxn& txn,
+                                     const std::map<uint64_t, DictionaryPtr>* pending,
+                                     uint64_t id) {
+  if (pending != nullptr) {
+    auto it = pending->find(id);
+    if (it != pending->end()) return it->second;
+  }
+  if (DictionaryPtr cached = shared.Cached(id)) return cached;
+  Result<Keyspace> ks = txn.OpenKeyspace(kZstdKeyspace);
+  std::string bytes;
+  Status s = ks.ok() ? txn.Get(*ks, DictionaryKey(id), &bytes) : ks.status();
+  if (s.IsNotFound()) {
+    return Status::Corruption("zstd: dictionary " + std::to_string(id) + " is missing");
+  }
+  MANIFOLD_RETURN_IF_ERROR(s);
+  Result<DictionaryPtr> dict = ZstdDictionary::Make(id, std::move(bytes), shared.level);
+  // Not in `pending`, so committed: safe to share with every transaction.
+  if (dict.ok()) shared.Publish(*dict);
+  return dict;
+}
+
+// A cursor that decodes the current value at the first value() call.
+class ZstdCursor final : public Cursor {
+ public:
+  ZstdCursor(std::unique_ptr<Cursor> inner, ZstdCodec* codec, DictionaryLookup lookup)
+      : inner_(std::move(inner)), codec_(codec), lookup_(std::move(lookup)) {}
+
+  bool Valid() const override { return error_.ok() && inner_->Valid(); }
+  void SeekToFirst() override { Moved(), inner_->SeekToFirst(); }
+  void SeekToLast() override { Moved(), inner_->SeekToLast(); }
+  void Seek(Bytes target) override { Moved(), inner_->Seek(target); }
+  void SeekForPrev(Bytes target) override { Moved(), inner_->SeekForPrev(target); }
+  void Next() override { Moved(), inner_->Next(); }
+  void Prev() override { Moved(), inner_->Prev(); }
+  Bytes key() const override { return inner_->key(); }
+  Bytes value() override {
+    if (!decoded_) {
+      Status s = codec_->Decode(inner_->value(), lookup_, &value_);
+      if (!s.ok()) {
+        error_ = s.WithContext("value of a cursor");
+        return Bytes();
+      }
+      decoded_ = true;
+    }
+    return value_;
+  }
+  Status status() const override { return error_.ok() ? inner_->status() : error_; }
+
+ private:
+  void Moved() {
+    decoded_ = false;
+    error_ = Status::OK();
+  }
+
+  std::unique_ptr<Cursor> inner_;
+  ZstdCodec* codec_;
+  DictionaryLookup lookup_;
+  bool decoded_ = false;
+  std::string value_;
+  Status error_;
+};
+
+class ZstdReadTxn final : public ReadTxn {
+ public:
+  ZstdReadTxn(std::shared_ptr<ZstdShared> shared, std::unique_ptr<ReadTxn> inner)
+      : shared_(std::move(shared)), inner_(std::move(inner)), codec_(shared_->level) {}
+
+  Result<Keyspace> OpenKeyspace(std::string_view name) override {
+    if (IsReserved(name)) return Status::NotFound("keyspace '" + std::string(name) + "' is reserved");
+    return inner_->OpenKeyspace(name);
+  }
+  Result<std::vector<std::string>> ListKeyspaces() override {
+    Result<std::vector<std::string>> names = inner_->ListKeyspaces();
+    if (names.ok()) std::erase_if(*names, IsReserved);
+    return names;
+  }
+  Status Get(const Keyspace& ks, Bytes key, std::string* value) override {
+    std::string stored;
+    MANIFOLD_RETURN_IF_ERROR(inner_->Get(ks, key, &stored));
+    return codec_.Decode(stored, Lookup(), value);
+  }
+  Result<std::unique_ptr<Cursor>> NewCursor(const Keyspace& ks) override {
+    Result<std::unique_ptr<Cursor>> inner = inner_->NewCursor(ks);
+    if (!inner.ok()) return inner;
+    return std::unique_ptr<Cursor>(
+        std::make_unique<ZstdCursor>(std::move(*inner), &codec_, Lookup()));
+  }
+
+ private:
+  DictionaryLookup Lookup() {
+    return [this](uint64_t id) { return LoadDictionary(*shared_, *inner_, nullptr, id); };
+  }
+
+  std::shared_ptr<ZstdShared> shared_;
+  std::unique_ptr<ReadTxn> inner_;
+  ZstdCodec codec_;
+};
+
+class ZstdWriteTxn final : public WriteTxn {
+ public:
+  ZstdWriteTxn(std::shared_ptr<ZstdShared> shared, std::unique_ptr<WriteTxn> inner)
+      : shared_(std::move(shared)), inner_(std::move(inner)), codec_(shared_->level) {}
+
+  Result<Keyspace> OpenKeyspace(std::string_view name) override {
+    if (IsReserved(name)) return Status::NotFound("keyspace '" + std::string(name) + "' is reserved");
+    return inner_->OpenKeyspace(name);
+  }
+  Result<std::vector<std::string>> ListKeyspaces() override {
+    Result<std::vector<std::string>> names = inner_->ListKeyspaces();
+    if (names.ok()) std::erase_if(*names, IsReserved);
+    return names;
+  }
+  Status Get(const Keyspace& ks, Bytes key, std::string* value) override {
+    std::string stored;
+    MANIFOLD_RETURN_IF_ERROR(inner_->Get(ks, key, &stored));
+    return codec_.Decode(stored, Lookup(), value);
+  }
+  Result<std::unique_ptr<Cursor>> NewCursor(const Keyspace& ks) override {
+    Result<std::unique_ptr<Cursor>> inner = inner_->NewCursor(ks);
+    if (!inner.ok()) return inner;
+    return std::unique_ptr<Cursor>(
+        std::make_unique<ZstdCursor>(std::move(*inner), &codec_, Lookup()));
+  }
+
+  Result<Keyspace> CreateKeyspace(std::string_view name) override {
+    if (IsReserved(name)) return Reserved(name);
+    return inner_->CreateKeyspace(name);
+  }
+
+  Status DropKeyspace(std::string_view name) override {
+    if (IsReserved(name)) return Reserved(name);
+    MANIFOLD_RETURN_IF_ERROR(inner_->DropKeyspace(name));
+    state_.current.erase(std::string(name));
+    shared_->ForgetSamples(std::string(name));
+    return DropDictionaries(name, std::nullopt);
+  }
+
+  Status Put(const Keyspace& ks, Bytes key, Bytes value) override {
+    Result<DictionaryPtr> dict = CurrentDictionary(ks.name);
+    if (!dict.ok()) return dict.status();
+    if (*dict == nullptr) {
+      if (std::optional<std::vector<std::string>> samples = shared_->AddSample(ks.name, value)) {
+        dict = Train(ks.name, *samples);
+        if (!dict.ok()) return dict.status();
+      }
+    }
+    MANIFOLD_RETURN_IF_ERROR(codec_.Encode(value, dict->get(), &stored_));
+    return inner_->Put(ks, key, stored_);
+  }
+
+  Status Delete(const Keyspace& ks, Bytes key) override { return inner_->Delete(ks, key); }
+
+  Status Savepoint(int level) override {
+    MANIFOLD_RETURN_IF_ERROR(inner_->Savepoint(level));
+    savepoints_.Mark(level, state_);
+    return Status::OK();
+  }
+  Status RollbackTo(int level) override {
+    MANIFOLD_RETURN_IF_ERROR(inner_->RollbackTo(level));
+    if (std::optional<State> state = savepoints_.RollbackTo(level)) state_ = std::move(*state);
+    return Status::OK();
+  }
+  Status Release(int level) override {
+    MANIFOLD_RETURN_IF_ERROR(inner_->Release(level));
+    savepoints_.Release(level);
+    return Status::OK();
+  }
+
+  Status Commit() override {
+    Status s = inner_->Commit();
+    if (s.ok()) {
+      for (const auto& [id, dict] : state_.pending) shared_->Publish(dict);
+    }
+    state_ = State();
+    savepoints_.Clear();
+    return s;
+  }
+  void Rollback() override {
+    inner_->Rollback();
+    state_ = State();
+    savepoints_.Clear();
+  }
+
+  // Compact()'s part: retrains `ks` from all its values and rewrites them
+  // with the new dictionary, dropping the keyspace's older dictionaries.
+  Status Retrain(const Keyspace& ks) {
+    std::vector<std::string> samples;
+    size_t sampled = 0;
+    {
+      Result<std::unique_ptr<Cursor>> cursor = NewCursor(ks);
+      if (!cursor.ok()) return cursor.status();
+      for ((*cursor)->SeekToFirst(); (*cursor)->Valid() && sampled < kCompactSampleBytes;
+           (*cursor)->Next()) {
+        Bytes value = (*cursor)->value().substr(0, kMaxSampleBytes);
+        if (!(*cursor)->Valid()) break;
+        samples.emplace_back(value);
+        sampled += value.size();
+      }
+      MANIFOLD_RETURN_IF_ERROR((*cursor)->status());
+    }
+    Result<DictionaryPtr> dict = Train(ks.name, samples);
+    if (!dict.ok()) return dict.status();
+    if (*dict == nullptr) return Status::OK();  // too little to train on: leave as is
+    // Rewrite in chunks, each read with a fresh cursor, so the rewrite does
+    // not depend on how a cursor behaves across writes.
+    std::string start;
+    bool first = true;
+    for (;;) {
+      std::vector<std::pair<std::string, std::string>> chunk;
+      {
+        Result<std::unique_ptr<Cursor>> cursor = NewCursor(ks);
+        if (!cursor.ok()) return cursor.status();
+        Cursor& c = **cursor;
+        first ? c.SeekToFirst() : c.Seek(start);
+        if (!first && c.Valid() && c.key() == Bytes(start)) c.Next();
+        for (; c.Valid() && chunk.size() < kRewriteChunk; c.Next()) {
+          std::string key(c.key());
+          std::string value(c.value());
+          if (!c.Valid()) break;
+          chunk.emplace_back(std::move(key), std::move(value));
+        }
+        MANIFOLD_RETURN_IF_ERROR(c.status());
+      }
+      if (chunk.empty()) break;
+      for (const auto& [key, value] : chunk) {
+        MANIFOLD_RETURN_IF_ERROR(codec_.Encode(value, dict->get(), &stored_));
+        MANIFOLD_RETURN_IF_ERROR(inner_->Put(ks, key, stored_));
+      }
+      start = chunk.back().first;
+      first = false;
+    }
+    return DropDictionaries(ks.name, (*dict)->id());
+  }
+
+ private:
+  // What savepoints restore besides the inner transaction's data.
+  struct State {
+    std::map<std::string, DictionaryPtr> current;    // per keyspace; null: none
+    std::map<uint64_t, DictionaryPtr> pending;        // made by this transaction
+  };
+
+  DictionaryLookup Lookup() {
+    return [this](uint64_t id) {
+      return LoadDictionary(*shared_, *inner_, &state_.pending, id);
+    };
+  }
+
+  // Returns the dictionary new values of keyspace `name` use, or null.
+  Result<DictionaryPtr> CurrentDictionary(const std::string& name) {
+    auto it = state_.current.find(name);
+    if (it != state_.current.end()) return it->second;
+    DictionaryPtr dict;
+    Result<Keyspace> reserved = inner_->OpenKeyspace(kZstdKeyspace);
+    if (reserved.ok()) {
+      std::string list;
+      Status s = inner_->Get(*reserved, KeyspaceKey(name), &list);
+      if (!s.ok() && !s.IsNotFound()) return s;
+      if (s.ok()) {
+        Result<std::vector<uint64_t>> ids = DecodeIdList(list);
+        if (!ids.ok()) return ids.status();
+        if (!ids->empty()) {
+          Result<DictionaryPtr> found = LoadDictionary(*shared_, *inner_, &state_.pending, ids->back());
+          if (!found.ok()) return found.status();
+          dict = *found;
+        }
+      }
+    } else if (!reserved.status().IsNotFound()) {
+      return reserved.status();
+    }
+    state_.current[name] = dict;
+    return dict;
+  }
+
+  // Trains a dictionary for keyspace `name` from `samples`, stores it and
+  // makes it the keyspace's current one. Returns null when zstd cannot train
+  // on these samples (the keyspace keeps compressing without a dictionary).
+  Result<DictionaryPtr> Train(const std::string& name, const std::vector<std::string>& samples) {
+    std::string bytes = TrainZstdDictionary(samples);
+    if (bytes.empty()) return DictionaryPtr();
+    Result<Keyspace> reserved = inner_->CreateKeyspace(kZstdKeyspace);
+    if (!reserved.ok()) return reserved.status();
+    std::string next;
+    Status s = inner_->Get(*reserved, kNextIdKey, &next);
+    if (!s.ok() && !s.IsNotFound()) return s;
+    uint64_t id = s.ok() ? DecodeFixed64(next) : 1;
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      id = std::max(id, shared_->next_id_floor);
+      shared_->next_id_floor = id + 1;
+    }
+    MANIFOLD_RETURN_IF_ERROR(inner_->Put(*reserved, kNextIdKey, EncodeFixed64(id + 1)));
+    MANIFOLD_RETURN_IF_ERROR(inner_->Put(*reserved, DictionaryKey(id), bytes));
+    std::string list;
+    s = inner_->Get(*reserved, KeyspaceKey(name), &list);
+    if (!s.ok() && !s.IsNotFound()) return s;
+    if (s.IsNotFound()) list.clear();
+    AppendVarint(&list, id);
+    MANIFOLD_RETURN_IF_ERROR(inner_->Put(*reserved, KeyspaceKey(name), list));
+    Result<DictionaryPtr> dict = ZstdDictionary::Make(id, std::move(bytes), shared_->level);
+    if (!dict.ok()) return dict;
+    state_.pending[id] = *dict;
+    state_.current[name] = *dict;
+    return dict;
+  }
+
+  // Deletes the dictionaries of keyspace `name`, all or all but `keep`.
+  Status DropDictionaries(std::string_view name, std::optional<uint64_t> keep) {
+    Result<Keyspace> reserved = inner_->OpenKeyspace(kZstdKeyspace);
+    if (!reserved.ok()) return reserved.status().IsNotFound() ? Status::OK() : reserved.status();
+    std::string list;
+    Status s = inner_->Get(*reserved, KeyspaceKey(name), &list);
+    if (s.IsNotFound()) return Status::OK();
+    MANIFOLD_RETURN_IF_ERROR(s);
+    Result<std::vector<uint64_t>> ids = DecodeIdList(list);
+    if (!ids.ok()) return ids.status();
+    for (uint64_t id : *ids) {
+      if (keep && id == *keep) continue;
+      MANIFOLD_RETURN_IF_ERROR(inner_->Delete(*reserved, DictionaryKey(id)));
+    }
+    if (!keep) return inner_->Delete(*reserved, KeyspaceKey(name));
+    std::string kept;
+    AppendVarint(&kept, *keep);
+    return inner_->Put(*reserved, KeyspaceKey(name), kept);
+  }
+
+  std::shared_ptr<ZstdShared> shared_;
+  std::unique_ptr<WriteTxn> inner_;
+  ZstdCodec codec_;
+  State state_;
+  SavepointStack<State> savepoints_;
+  std::string stored_;  // scratch for the encoded value
+};
+
+class ZstdEngine final : public Engine {
+ public:
+  explicit ZstdEngine(std::shared_ptr<ZstdShared> shared) : shared_(std::move(shared)) {}
+
+  std::string_view name() const override { return shared_->inner->name(); }
+  Capabilities capabilities() const override { return shared_->inner->capabilities(); }
+
+  Result<std::unique_ptr<ReadTxn>> BeginRead() override {
+    Result<std::unique_ptr<ReadTxn>> inner = shared_->inner->BeginRead();
+    if (!inner.ok()) return inner;
+    return std::unique_ptr<ReadTxn>(std::make_unique<ZstdReadTxn>(shared_, std::move(*inner)));
+  }
+
+  Result<std::unique_ptr<WriteTxn>> BeginWrite(milliseconds wait) override {
+    Result<std::unique_ptr<WriteTxn>> inner = shared_->inner->BeginWrite(wait);
+    if (!inner.ok()) return inner;
+    return std::unique_ptr<WriteTxn>(std::make_unique<ZstdWriteTxn>(shared_, std::move(*inner)));
+  }
+
+  Result<uint64_t> EstimatedSize() override { return shared_->inner->EstimatedSize(); }
+
+  Status Compact() override {
+    MANIFOLD_RETURN_IF_ERROR(Retrain());
+    return shared_->inner->Compact();
+  }
+
+  // Retrains every keyspace's dictionary and rewrites its values with it.
+  Status Retrain() {
+    Result<std::unique_ptr<WriteTxn>> begun = BeginWrite(kCompactWait);
+    if (!begun.ok()) return begun.status();
+    auto& txn = static_cast<ZstdWriteTxn&>(**begun);
+    Result<std::vector<std::string>> names = txn.ListKeyspaces();
+    if (!names.ok()) return names.status();
+    for (const std::string& name : *names) {
+      Result<Keyspace> ks = txn.OpenKeyspace(name);
+      if (!ks.ok()) return ks.status();
+      MANIFOLD_RETURN_IF_ERROR(txn.Retrain(*ks));
+    }
+    return txn.Commit();
+  }
+
+  Engine& inner() { return *shared_->inner; }
+
+ private:
+  std::shared_ptr<ZstdShared> shared_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> WrapWithZstd(std::unique_ptr<Engine> inner, const Options& options) {
+  if (inner == nullptr) return Status::InvalidArgument("zstd: no engine to wrap");
+  if (options.compression_level < 1 || options.compression_level > 19) {
+    return Status::InvalidArgument("compression_level " +
+                                   std::to_string(options.compression_level) +
+                                   " is out of range (1..19)");
+  }
+  auto shared = std::make_shared<ZstdShared>();
+  shared->inner = std::move(inner);
+  shared->level = options.compression_level;
+  return std::unique_ptr<Engine>(std::make_unique<ZstdEngine>(std::move(shared)));
+}
+
+Status RetrainZstdDictionaries(Engine& engine) {
+  auto* zstd = dynamic_cast<ZstdEngine*>(&engine);
+  if (zstd == nullptr) {
+    return Status::InvalidArgument("engine '" + std::string(engine.name()) +
+                                   "' has no zstd value layer");
+  }
+  return zstd->Retrain();
+}
+
+Result<ValueByteCounts> CountValueBytes(Engine& engine, std::string_view name) {
+  auto* zstd = dynamic_cast<ZstdEngine*>(&engine);
+  Engine& target = zstd != nullptr ? zstd->inner() : engine;
+  Result<std::unique_ptr<ReadTxn>> txn = target.BeginRead();
+  if (!txn.ok()) return txn.status();
+  Result<Keyspace> ks = (*txn)->OpenKeyspace(name);
+  if (!ks.ok()) return ks.status();
+  Result<std::unique_ptr<Cursor>> cursor = (*txn)->NewCursor(*ks);
+  if (!cursor.ok()) return cursor.status();
+  ValueByteCounts counts;
+  Cursor& c = **cursor;
+  for (c.SeekToFirst(); c.Valid(); c.Next()) {
+    Bytes stored = c.value();
+    if (!c.Valid()) break;
+    ++counts.values;
+    counts.stored += stored.size();
+    if (zstd == nullptr) {
+      counts.logical += stored.size();
+    } else {
+      Result<uint64_t> size = ZstdDecodedSize(stored);
+      if (!size.ok()) return size.status();
+      counts.logical += *size;
+    }
+  }
+  MANIFOLD_RETURN_IF_ERROR(c.status());
+  return counts;
 }
 
 }  // namespace manifold

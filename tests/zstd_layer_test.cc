@@ -1,0 +1,336 @@
+// The zstd value layer (WrapWithZstd) over every engine without compression
+// of its own: values round-trip whatever they hold, incompressible values cost
+// one byte, per-keyspace dictionaries shrink similar rows, retraining never
+// strands an old value, and the dictionaries' keyspace stays hidden.
+#include <algorithm>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "conformance_util.h"
+#include "manifold/engine.h"
+#include "manifold/registry.h"
+#include "zstd/zstd_engine.h"
+
+// As EXPECT_CODE in conformance_util.h, whose parameter name `code` also
+// replaces the `.code()` call inside it.
+#define EXPECT_STATUS(want, expr)                                                         \
+  do {                                                                                    \
+    const auto& manifold_got_ = (expr);                                                   \
+    EXPECT_EQ(::manifold::Status::Code::want, ::manifold::testing::StatusOf(manifold_got_).code()) \
+        << #expr << " -> " << ::manifold::testing::StatusOf(manifold_got_).ToString();    \
+  } while (0)
+
+namespace manifold {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::GetOr;
+using testing::KeyValues;
+using testing::Scan;
+using testing::TempDir;
+
+// The engines the registry would wrap: available, without native compression.
+std::vector<std::string> WrappedEngineNames() {
+  std::vector<std::string> names;
+  for (const EngineInfo& info : RegisteredEngines()) {
+    if (info.available && !info.capabilities.native_compression) names.push_back(info.name);
+  }
+  return names;
+}
+
+std::string JsonRow(std::mt19937_64& rng, int i) {
+  static const char* kCities[] = {"Lisbon", "Oslo", "Lima", "Osaka", "Quito", "Accra"};
+  static const char* kPlans[] = {"free", "basic", "pro", "enterprise"};
+  std::string row = "{\"id\":" + std::to_string(i) + ",\"name\":\"user" +
+                    std::to_string(rng() % 100000) + "\",\"email\":\"user" +
+                    std::to_string(rng() % 100000) + "@example.com\",\"city\":\"" +
+                    kCities[rng() % 6] + "\",\"plan\":\"" + kPlans[rng() % 4] +
+                    "\",\"created_at\":\"2024-0" + std::to_string(1 + rng() % 9) + "-1" +
+                    std::to_string(rng() % 10) + "T12:" + std::to_string(10 + rng() % 50) +
+                    ":00Z\",\"active\":" + (rng() % 2 ? "true" : "false") +
+                    ",\"score\":" + std::to_string(rng() % 1000) +
+                    ",\"tags\":[\"alpha\",\"beta\",\"gamma\"],\"notes\":\"";
+  static const char* kWords[] = {"order", "shipped", "late", "customer", "asked", "refund",
+                                 "called", "twice", "about", "the", "invoice", "and", "delivery",
+                                 "address", "changed", "please", "check", "again", "soon", "thanks"};
+  while (row.size() < 390) row += std::string(kWords[rng() % 20]) + " ";
+  return row + "\"}";
+}
+
+std::string RandomBytes(std::mt19937_64& rng, size_t n) {
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>(rng());
+  return out;
+}
+
+// A value of one of the shapes the layer must handle.
+std::string RandomValue(std::mt19937_64& rng, int i) {
+  switch (rng() % 5) {
+    case 0: return "";
+    case 1: return RandomBytes(rng, rng() % 40);                  // short: raw
+    case 2: return RandomBytes(rng, 100 + rng() % 3000);          // incompressible
+    case 3: return std::string(50 + rng() % 5000, "xyz"[rng() % 3]);  // very compressible
+    default: return JsonRow(rng, i);
+  }
+}
+
+class ZstdLayerTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty());
+    options_.path = GetParam() == "memory" ? "zstd-layer-" + std::to_string(++counter_)
+                                            : dir_.path() + "/store";
+    options_.create_if_missing = true;
+    options_.sync = SyncMode::kOff;
+    ASSERT_OK_AND_ASSIGN(engine_, OpenWrapped());
+  }
+
+  // A new wrapper (with empty dictionary caches) on the same store.
+  Result<std::unique_ptr<Engine>> OpenWrapped() {
+    Result<std::unique_ptr<Engine>> inner = Engine::Open(GetParam(), options_);
+    if (!inner.ok()) return inner;
+    Options zstd = options_;
+    zstd.compression = Compression::kZstd;
+    return WrapWithZstd(std::move(*inner), zstd);
+  }
+
+  // Writes `rows` into keyspace `name` in one transaction.
+  void PutAll(const std::string& name, const std::map<std::string, std::string>& rows) {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<WriteTxn> txn, engine_->BeginWrite(milliseconds(0)));
+    ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->CreateKeyspace(name));
+    for (const auto& [key, value] : rows) ASSERT_OK(txn->Put(ks, key, value));
+    ASSERT_OK(txn->Commit());
+  }
+
+  KeyValues ScanAll(Engine& engine, const std::string& name) {
+    Result<std::unique_ptr<ReadTxn>> txn = engine.BeginRead();
+    if (!txn.ok()) return {{"<error>", txn.status().ToString()}};
+    Result<Keyspace> ks = (*txn)->OpenKeyspace(name);
+    if (!ks.ok()) return {{"<error>", ks.status().ToString()}};
+    return Scan(**txn, *ks);
+  }
+
+  static KeyValues AsKeyValues(const std::map<std::string, std::string>& model) {
+    return KeyValues(model.begin(), model.end());
+  }
+
+  static inline int counter_ = 0;
+  TempDir dir_;
+  Options options_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_P(ZstdLayerTest, RandomOperationsMatchAModel) {
+  uint64_t seed = testing::TestSeed(20240611);
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (MANIFOLD_SEED=<n> to vary)");
+  std::mt19937_64 rng(seed);
+  std::map<std::string, std::string> committed;
+  int rounds = testing::LongMode() ? 200 : 12;
+  for (int round = 0; round < rounds; ++round) {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<WriteTxn> txn, engine_->BeginWrite(milliseconds(0)));
+    ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->CreateKeyspace("t"));
+    std::map<std::string, std::string> model = committed;
+    std::map<std::string, std::string> at_savepoint;
+    bool has_savepoint = false;
+    for (int op = 0; op < 120; ++op) {
+      std::string key = "k" + std::to_string(rng() % 300);
+      uint64_t what = rng() % 20;
+      if (what < 12) {
+        std::string value = RandomValue(rng, op);
+        ASSERT_OK(txn->Put(ks, key, value));
+        model[key] = value;
+      } else if (what < 15) {
+        ASSERT_OK(txn->Delete(ks, key));
+        model.erase(key);
+      } else if (what < 17) {
+        auto it = model.find(key);
+        EXPECT_EQ(it == model.end() ? "<not found>" : it->second, GetOr(*txn, ks, key));
+      } else if (what == 17) {
+        ASSERT_OK(txn->Savepoint(1));
+        at_savepoint = model;
+        has_savepoint = true;
+      } else if (what == 18 && has_savepoint) {
+        ASSERT_OK(txn->RollbackTo(1));
+        model = at_savepoint;
+      }
+    }
+    EXPECT_EQ(AsKeyValues(model), Scan(*txn, ks));
+    if (rng() % 4 == 0) {
+      txn->Rollback();
+    } else {
+      ASSERT_OK(txn->Commit());
+      committed = model;
+    }
+    ASSERT_EQ(AsKeyValues(committed), ScanAll(*engine_, "t")) << "round " << round;
+  }
+  ASSERT_OK(engine_->Compact());
+  EXPECT_EQ(AsKeyValues(committed), ScanAll(*engine_, "t"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Engine> fresh, OpenWrapped());
+  EXPECT_EQ(AsKeyValues(committed), ScanAll(*fresh, "t"));
+}
+
+TEST_P(ZstdLayerTest, IncompressibleValuesCostOneByteEach) {
+  std::mt19937_64 rng(1);
+  std::map<std::string, std::string> rows;
+  for (int i = 0; i < 300; ++i) rows["k" + std::to_string(i)] = RandomBytes(rng, 100 + rng() % 2000);
+  PutAll("t", rows);
+  ASSERT_OK_AND_ASSIGN(ValueByteCounts counts, CountValueBytes(*engine_, "t"));
+  EXPECT_EQ(300u, counts.values);
+  EXPECT_EQ(counts.logical + counts.values, counts.stored);
+  EXPECT_LE(counts.stored, counts.logical + counts.logical / 50);  // <= 2%
+  EXPECT_EQ(AsKeyValues(rows), ScanAll(*engine_, "t"));
+}
+
+TEST_P(ZstdLayerTest, DictionaryShrinksSimilarRowsFarMoreThanPlainZstd) {
+  std::mt19937_64 rng(2);
+  std::map<std::string, std::string> rows;
+  // ~200 KiB: below the automatic training threshold, so plain zstd per value.
+  for (int i = 0; i < 500; ++i) rows["row" + std::to_string(10000 + i)] = JsonRow(rng, i);
+  PutAll("users", rows);
+  ASSERT_OK_AND_ASSIGN(ValueByteCounts plain, CountValueBytes(*engine_, "users"));
+  ASSERT_OK(engine_->Compact());  // trains the keyspace's dictionary, rewrites
+  ASSERT_OK_AND_ASSIGN(ValueByteCounts with_dict, CountValueBytes(*engine_, "users"));
+  EXPECT_EQ(plain.logical, with_dict.logical);
+  EXPECT_LT(with_dict.stored * 2, plain.stored)
+      << "logical " << plain.logical << ", plain zstd " << plain.stored << ", with dictionary "
+      << with_dict.stored;
+  EXPECT_LT(with_dict.stored * 4, with_dict.logical);
+  EXPECT_EQ(AsKeyValues(rows), ScanAll(*engine_, "users"));
+}
+
+TEST_P(ZstdLayerTest, RetrainingKeepsEveryOlderValueReadable) {
+  std::mt19937_64 rng(3);
+  std::map<std::string, std::string> rows;
+  // Over the threshold in one go: the first rows are stored before the
+  // keyspace has a dictionary, the later ones with it.
+  for (int i = 0; i < 1200; ++i) rows["a" + std::to_string(10000 + i)] = JsonRow(rng, i);
+  PutAll("t", rows);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReadTxn> before, engine_->BeginRead());
+  ASSERT_OK_AND_ASSIGN(Keyspace ks, before->OpenKeyspace("t"));
+  // More rows with the first dictionary, then a retrain that replaces it.
+  std::map<std::string, std::string> more;
+  for (int i = 0; i < 300; ++i) more["b" + std::to_string(10000 + i)] = JsonRow(rng, i);
+  PutAll("t", more);
+  ASSERT_OK(RetrainZstdDictionaries(*engine_));
+  for (int i = 0; i < 300; ++i) more["c" + std::to_string(10000 + i)] = JsonRow(rng, i);
+  PutAll("t", more);
+
+  // The snapshot from before the retrain still reads values made with the
+  // dictionary the retrain dropped.
+  EXPECT_EQ(AsKeyValues(rows), Scan(*before, ks));
+  before.reset();
+  rows.insert(more.begin(), more.end());
+  EXPECT_EQ(AsKeyValues(rows), ScanAll(*engine_, "t"));
+  // A wrapper with empty caches finds every dictionary in the store.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Engine> fresh, OpenWrapped());
+  EXPECT_EQ(AsKeyValues(rows), ScanAll(*fresh, "t"));
+}
+
+TEST_P(ZstdLayerTest, DictionaryKeyspaceIsHiddenAndReserved) {
+  std::mt19937_64 rng(4);
+  std::map<std::string, std::string> rows;
+  for (int i = 0; i < 800; ++i) rows["k" + std::to_string(i)] = JsonRow(rng, i);
+  PutAll("t", rows);  // trains a dictionary, so the reserved keyspace exists
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<WriteTxn> txn, engine_->BeginWrite(milliseconds(0)));
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> names, txn->ListKeyspaces());
+  EXPECT_EQ(std::vector<std::string>{"t"}, names);
+  EXPECT_STATUS(kNotFound, txn->OpenKeyspace(kZstdKeyspace));
+  EXPECT_STATUS(kInvalidArgument, txn->CreateKeyspace(kZstdKeyspace));
+  EXPECT_STATUS(kInvalidArgument, txn->DropKeyspace(kZstdKeyspace));
+
+  // The inner engine, unwrapped, shows where the dictionary lives.
+  txn.reset();
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Engine> inner, Engine::Open(GetParam(), options_));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReadTxn> raw, inner->BeginRead());
+  ASSERT_OK_AND_ASSIGN(Keyspace dicts, raw->OpenKeyspace(kZstdKeyspace));
+  KeyValues entries = Scan(*raw, dicts);
+  ASSERT_EQ(3u, entries.size());  // dict:<id>, ks:t, next
+  EXPECT_EQ(std::string("dict:\0\0\0\0\0\0\0\1", 13), entries[0].first);
+  EXPECT_EQ("ks:t", entries[1].first);
+  EXPECT_EQ("next", entries[2].first);
+}
+
+TEST_P(ZstdLayerTest, DroppingAKeyspaceDropsItsDictionaries) {
+  std::mt19937_64 rng(5);
+  std::map<std::string, std::string> rows;
+  for (int i = 0; i < 800; ++i) rows["k" + std::to_string(i)] = JsonRow(rng, i);
+  PutAll("gone", rows);
+  PutAll("kept", rows);
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<WriteTxn> txn, engine_->BeginWrite(milliseconds(0)));
+    ASSERT_OK(txn->DropKeyspace("gone"));
+    ASSERT_OK(txn->Commit());
+  }
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Engine> inner, Engine::Open(GetParam(), options_));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReadTxn> raw, inner->BeginRead());
+  ASSERT_OK_AND_ASSIGN(Keyspace dicts, raw->OpenKeyspace(kZstdKeyspace));
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : Scan(*raw, dicts)) keys.push_back(key);
+  ASSERT_EQ(3u, keys.size());  // only kept's dictionary (id 2), its list, next
+  EXPECT_EQ(std::string("dict:\0\0\0\0\0\0\0\2", 13), keys[0]);
+  EXPECT_EQ("ks:kept", keys[1]);
+  EXPECT_EQ(AsKeyValues(rows), ScanAll(*engine_, "kept"));
+}
+
+TEST_P(ZstdLayerTest, DictionaryTrainedInsideARolledBackSavepointIsForgotten) {
+  std::mt19937_64 rng(6);
+  std::map<std::string, std::string> rows;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<WriteTxn> txn, engine_->BeginWrite(milliseconds(0)));
+  ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->CreateKeyspace("t"));
+  ASSERT_OK(txn->Savepoint(1));
+  for (int i = 0; i < 800; ++i) ASSERT_OK(txn->Put(ks, "x" + std::to_string(i), JsonRow(rng, i)));
+  ASSERT_OK(txn->RollbackTo(1));
+  for (int i = 0; i < 800; ++i) {
+    rows["y" + std::to_string(i)] = JsonRow(rng, i);
+    ASSERT_OK(txn->Put(ks, "y" + std::to_string(i), rows["y" + std::to_string(i)]));
+  }
+  ASSERT_OK(txn->Commit());
+  EXPECT_EQ(AsKeyValues(rows), ScanAll(*engine_, "t"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Engine> fresh, OpenWrapped());
+  EXPECT_EQ(AsKeyValues(rows), ScanAll(*fresh, "t"));
+}
+
+TEST_P(ZstdLayerTest, RegistryWrapsTheEngineWhenAskedForZstd) {
+  Options options = options_;
+  options.compression = Compression::kZstd;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Engine> engine, Engine::Open(GetParam(), options));
+  EXPECT_EQ(GetParam(), engine->name());
+  std::string big(10000, 'a');
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<WriteTxn> txn, engine->BeginWrite(milliseconds(0)));
+    ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->CreateKeyspace("t"));
+    ASSERT_OK(txn->Put(ks, "k", big));
+    ASSERT_OK(txn->Commit());
+  }
+  ASSERT_OK_AND_ASSIGN(ValueByteCounts counts, CountValueBytes(*engine, "t"));
+  EXPECT_EQ(10000u, counts.logical);
+  EXPECT_LT(counts.stored, 100u);
+  EXPECT_EQ((KeyValues{{"k", big}}), ScanAll(*engine, "t"));
+}
+
+TEST(ZstdLayer, CountValueBytesOfAPlainEngineCountsStoredBytes) {
+  std::vector<std::string> names = RegisteredEngineNames();
+  if (std::find(names.begin(), names.end(), "memory") == names.end()) GTEST_SKIP();
+  Options options;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Engine> engine, Engine::Open("memory", options));
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<WriteTxn> txn, engine->BeginWrite(milliseconds(0)));
+    ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->CreateKeyspace("t"));
+    ASSERT_OK(txn->Put(ks, "a", "12345"));
+    ASSERT_OK(txn->Put(ks, "b", ""));
+    ASSERT_OK(txn->Commit());
+  }
+  ASSERT_OK_AND_ASSIGN(ValueByteCounts counts, CountValueBytes(*engine, "t"));
+  EXPECT_EQ(2u, counts.values);
+  EXPECT_EQ(5u, counts.logical);
+  EXPECT_EQ(5u, counts.stored);
+}
+
+INSTANTIATE_TEST_SUITE_P(WrappedEngines, ZstdLayerTest, ::testing::ValuesIn(WrappedEngineNames()),
+                         [](const auto& info) { return info.param; });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ZstdLayerTest);
+
+}  // namespace
+}  // namespace manifold

@@ -790,6 +790,7 @@ TEST(DeclareSqlTest, ExactTextForEachKeyKind) {
 }
 
 TEST(DeclareSqlTest, TypesHoldingKeywordsAreDeclaredSoSqliteReadsThemBack) {
+  Db db;
   for (int i = 0; i < sqlite3_keyword_count(); ++i) {
     const char* name = nullptr;
     int size = 0;
@@ -799,10 +800,10 @@ TEST(DeclareSqlTest, TypesHoldingKeywordsAreDeclaredSoSqliteReadsThemBack) {
       std::string arg = "a \"" + type + "\"";
       TableSchema schema = SchemaOf({arg});
       ASSERT_EQ(type, schema.columns[0].declared_type);
-      Db db;
       ASSERT_EQ("", db.Exec(schema.DeclareSql())) << schema.DeclareSql();
       ASSERT_EQ("", db.Exec("CREATE TABLE n(" + arg + ")"));
       EXPECT_EQ(db.Describe("n"), db.Describe("x")) << schema.DeclareSql();
+      ASSERT_EQ("", db.Exec("DROP TABLE x; DROP TABLE n"));
     }
   }
 }
@@ -933,6 +934,7 @@ TEST(RobustnessTest, RandomArgumentsNeverCrashAndAcceptedOnesDeclareValidSql) {
       "always",  "GENERATED", "ON",    "SELECT", "KEY",      "FOREIGN", "REFERENCES", "x",
   };
   int accepted = 0;
+  Db db;
   for (int iteration = 0; iteration < iterations; ++iteration) {
     std::vector<std::string> owned(1 + rng() % 4);
     for (std::string& arg : owned) {
@@ -956,7 +958,6 @@ TEST(RobustnessTest, RandomArgumentsNeverCrashAndAcceptedOnesDeclareValidSql) {
     ++accepted;
     const TableSchema& schema = parsed->schema;
     ASSERT_FALSE(schema.columns.empty());
-    Db db;
     std::string declare = schema.DeclareSql();
     ASSERT_EQ("", db.Exec(declare)) << declare << "\nfrom args:\n"
                                     << [&] {
@@ -965,6 +966,7 @@ TEST(RobustnessTest, RandomArgumentsNeverCrashAndAcceptedOnesDeclareValidSql) {
                                          return all;
                                        }();
     ASSERT_EQ(schema.columns.size(), db.Describe("x").size()) << declare;
+    ASSERT_EQ("", db.Exec("DROP TABLE x"));
     ASSERT_FALSE(schema.Fingerprint().empty());
   }
   EXPECT_GT(accepted, iterations / 50);  // the generator does reach the success path

@@ -1,12 +1,677 @@
-// Placeholder until the btree engine lands: registered, reported unavailable.
+// The btree engine's Engine, transactions and cursor, over Store (the file,
+// meta and freelist), Mutator (the copy-on-write path) and TreePath (reads).
 #include "btree/btree_engine.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <map>
+
+#include "btree/file.h"
+#include "btree/mutator.h"
+#include "btree/store.h"
+#include "btree/tree.h"
+#include "common/file_util.h"
+#include "common/store_registry.h"
+
 namespace manifold {
+namespace btree {
+namespace {
 
-EngineInfo BtreeEngineInfo() { return EngineInfo{"btree", "", Capabilities{}, false, {}}; }
+constexpr std::chrono::milliseconds kCompactWait{2000};
 
-Result<std::unique_ptr<Engine>> OpenBtreeEngine(const Options& /*options*/) {
-  return Status::NotSupported("engine 'btree' is not part of this build");
+// A keyspace as a write transaction sees it. Shared with its cursors, which
+// follow root changes and notice a drop.
+struct KeyspaceState {
+  std::string name;
+  uint64_t id = 0;
+  uint64_t root = 0;
+  uint64_t count = 0;
+  bool dirty = false;    // root or count differ from the catalog
+  bool dropped = false;  // handles to it are invalid
+};
+
+std::string EncodeCatalogValue(uint64_t id, uint64_t root, uint64_t count) {
+  uint8_t buf[kCatalogValueSize];
+  Store64(buf, id);
+  Store64(buf + 8, root);
+  Store64(buf + 16, count);
+  return std::string(reinterpret_cast<char*>(buf), sizeof(buf));
+}
+
+Status DecodeCatalogValue(Bytes value, uint64_t page_count, KeyspaceState* ks) {
+  if (value.size() != kCatalogValueSize) return Status::Corruption("btree catalog entry is malformed");
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(value.data());
+  ks->id = Load64(p);
+  ks->root = Load64(p + 8);
+  ks->count = Load64(p + 16);
+  if (ks->root == 1 || ks->root >= page_count) {
+    return Status::Corruption("btree catalog entry for '" + ks->name + "' points outside the file");
+  }
+  return Status::OK();
+}
+
+Status LookupKeyspace(const Pages& pages, uint64_t catalog_root, std::string_view name,
+                      KeyspaceState* ks) {
+  std::string value;
+  Status s = TreeGet(pages, catalog_root, name, &value);
+  if (s.IsNotFound()) return Status::NotFound("keyspace '" + std::string(name) + "' does not exist");
+  MANIFOLD_RETURN_IF_ERROR(s);
+  ks->name = std::string(name);
+  return DecodeCatalogValue(value, pages.page_count, ks);
+}
+
+Result<std::vector<std::string>> ListCatalog(const Pages& pages, uint64_t catalog_root) {
+  std::vector<std::string> names;
+  TreePath path;
+  std::string scratch;
+  for (Status s = path.First(pages, catalog_root);; s = path.Next(pages)) {
+    MANIFOLD_RETURN_IF_ERROR(s);
+    if (!path.valid()) break;
+    Cell cell;
+    MANIFOLD_RETURN_IF_ERROR(path.Current(pages, &cell));
+    Bytes key;
+    MANIFOLD_RETURN_IF_ERROR(CellKey(pages, cell, &scratch, &key));
+    names.emplace_back(key);
+  }
+  return names;
+}
+
+Status KeyspaceGone(const Keyspace& ks) {
+  return Status::NotFound("keyspace '" + ks.name + "' was dropped");
+}
+
+// Where a cursor finds its tree's current root.
+class RootSource {
+ public:
+  virtual ~RootSource() = default;
+  virtual Result<uint64_t> root() const = 0;
+  // Bumped by every write in the transaction; 0 forever for read transactions.
+  virtual uint64_t version() const = 0;
+};
+
+class BtreeCursor final : public Cursor {
+ public:
+  BtreeCursor(const Pages* pages, std::unique_ptr<RootSource> source)
+      : pages_(pages), source_(std::move(source)) {}
+
+  bool Valid() const override { return valid_; }
+  void SeekToFirst() override {
+    Position([&](uint64_t root) { return path_.First(*pages_, root); });
+  }
+  void SeekToLast() override {
+    Position([&](uint64_t root) { return path_.Last(*pages_, root); });
+  }
+  void Seek(Bytes target) override {
+    Position([&](uint64_t root) {
+      bool exact;
+      return path_.Seek(*pages_, root, target, &exact);
+    });
+  }
+  void SeekForPrev(Bytes target) override {
+    Position([&](uint64_t root) { return SeekBefore(root, target, /*inclusive=*/true); });
+  }
+  void Next() override {
+    if (!Stale()) {
+      Position([&](uint64_t) { return path_.Next(*pages_); });
+      return;
+    }
+    std::string last = key_copy_;
+    Position([&](uint64_t root) {
+      bool exact;
+      MANIFOLD_RETURN_IF_ERROR(path_.Seek(*pages_, root, last, &exact));
+      if (path_.valid() && exact) return path_.Next(*pages_);
+      return Status::OK();
+    });
+  }
+  void Prev() override {
+    if (!Stale()) {
+      Position([&](uint64_t) { return path_.Prev(*pages_); });
+      return;
+    }
+    std::string last = key_copy_;
+    Position([&](uint64_t root) { return SeekBefore(root, last, /*inclusive=*/false); });
+  }
+  Bytes key() const override { return key_; }
+  Bytes value() override {
+    Bytes v;
+    Status s = CellValue(*pages_, cell_, &value_buf_, &v);
+    if (!s.ok()) {
+      valid_ = false;
+      status_ = s;
+      return Bytes();
+    }
+    return v;
+  }
+  Status status() const override { return status_; }
+
+ private:
+  bool Stale() const { return source_->version() != version_; }
+
+  // The last key < target (or <= target when inclusive).
+  Status SeekBefore(uint64_t root, Bytes target, bool inclusive) {
+    bool exact;
+    MANIFOLD_RETURN_IF_ERROR(path_.Seek(*pages_, root, target, &exact));
+    if (path_.valid() && exact && inclusive) return Status::OK();
+    if (path_.valid()) return path_.Prev(*pages_);
+    return path_.Last(*pages_, root);
+  }
+
+  template <typename Move>
+  void Position(Move move) {
+    valid_ = false;
+    Result<uint64_t> root = source_->root();
+    if (!root.ok()) {
+      status_ = root.status();
+      return;
+    }
+    version_ = source_->version();
+    status_ = move(*root);
+    if (!status_.ok()) return;
+    if (!path_.valid()) return;
+    status_ = path_.Current(*pages_, &cell_);
+    if (status_.ok()) status_ = CellKey(*pages_, cell_, &key_buf_, &key_);
+    if (!status_.ok()) return;
+    // A write transaction's cursor re-finds its place by key after writes.
+    if (version_ != 0) {
+      key_copy_.assign(key_);
+      key_ = key_copy_;
+    }
+    valid_ = true;
+  }
+
+  const Pages* pages_;
+  std::unique_ptr<RootSource> source_;
+  TreePath path_;
+  bool valid_ = false;
+  Status status_;
+  uint64_t version_ = 0;
+  Cell cell_;
+  Bytes key_;
+  std::string key_buf_, key_copy_, value_buf_;
+};
+
+class BtreeReadTxn final : public ReadTxn {
+ public:
+  BtreeReadTxn(std::shared_ptr<Store> store, Snapshot snapshot)
+      : store_(std::move(store)),
+        snapshot_(std::move(snapshot)),
+        pages_(snapshot_.pages(store_->verify_checksums())) {}
+  ~BtreeReadTxn() override { store_->EndRead(snapshot_.meta.txn_id); }
+
+  Result<Keyspace> OpenKeyspace(std::string_view name) override {
+    KeyspaceState ks;
+    MANIFOLD_RETURN_IF_ERROR(LookupKeyspace(pages_, snapshot_.meta.catalog_root, name, &ks));
+    Remember(ks.id, ks.root);
+    return Keyspace{ks.name, ks.id};
+  }
+
+  Result<std::vector<std::string>> ListKeyspaces() override {
+    return ListCatalog(pages_, snapshot_.meta.catalog_root);
+  }
+
+  Status Get(const Keyspace& ks, Bytes key, std::string* value) override {
+    Result<uint64_t> root = Root(ks);
+    if (!root.ok()) return root.status();
+    return TreeGet(pages_, *root, key, value);
+  }
+
+  Result<std::unique_ptr<Cursor>> NewCursor(const Keyspace& ks) override {
+    Result<uint64_t> root = Root(ks);
+    if (!root.ok()) return root.status();
+    class FixedRoot final : public RootSource {
+     public:
+      explicit FixedRoot(uint64_t root) : root_(root) {}
+      Result<uint64_t> root() const override { return root_; }
+      uint64_t version() const override { return 0; }
+
+     private:
+      uint64_t root_;
+    };
+    return std::unique_ptr<Cursor>(
+        std::make_unique<BtreeCursor>(&pages_, std::make_unique<FixedRoot>(*root)));
+  }
+
+ private:
+  void Remember(uint64_t id, uint64_t root) {
+    for (auto& [known, r] : roots_) {
+      if (known == id) return;
+    }
+    roots_.push_back({id, root});
+  }
+
+  Result<uint64_t> Root(const Keyspace& ks) {
+    for (const auto& [id, root] : roots_) {
+      if (id == ks.id) return root;
+    }
+    KeyspaceState state;
+    Status s = LookupKeyspace(pages_, snapshot_.meta.catalog_root, ks.name, &state);
+    if (s.IsNotFound() || (s.ok() && state.id != ks.id)) return KeyspaceGone(ks);
+    MANIFOLD_RETURN_IF_ERROR(s);
+    Remember(state.id, state.root);
+    return state.root;
+  }
+
+  std::shared_ptr<Store> store_;
+  Snapshot snapshot_;
+  Pages pages_;
+  std::vector<std::pair<uint64_t, uint64_t>> roots_;  // keyspace id -> root
+};
+
+class BtreeWriteTxn final : public WriteTxn {
+ public:
+  BtreeWriteTxn(std::shared_ptr<Store> store, WriteGateHold hold)
+      : store_(std::move(store)), hold_(std::move(hold)) {
+    std::vector<uint64_t> reusable;
+    base_ = store_->BeginWrite(&reusable);
+    meta_ = base_.meta;
+    mutator_ = std::make_unique<Mutator>(base_.pages(store_->verify_checksums()),
+                                         std::move(reusable));
+  }
+  ~BtreeWriteTxn() override { End(); }
+
+  Result<Keyspace> OpenKeyspace(std::string_view name) override {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    Result<std::shared_ptr<KeyspaceState>> ks = Find(name);
+    if (!ks.ok()) return ks.status();
+    return Keyspace{(*ks)->name, (*ks)->id};
+  }
+
+  Result<std::vector<std::string>> ListKeyspaces() override {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    return ListCatalog(mutator_->pages(), meta_.catalog_root);
+  }
+
+  Status Get(const Keyspace& ks, Bytes key, std::string* value) override {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    Result<std::shared_ptr<KeyspaceState>> state = Resolve(ks);
+    if (!state.ok()) return state.status();
+    return TreeGet(mutator_->pages(), (*state)->root, key, value);
+  }
+
+  Result<std::unique_ptr<Cursor>> NewCursor(const Keyspace& ks) override {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    Result<std::shared_ptr<KeyspaceState>> state = Resolve(ks);
+    if (!state.ok()) return state.status();
+    class LiveRoot final : public RootSource {
+     public:
+      LiveRoot(std::shared_ptr<KeyspaceState> ks, const uint64_t* version)
+          : ks_(std::move(ks)), version_(version) {}
+      Result<uint64_t> root() const override {
+        if (ks_->dropped) return Status::NotFound("keyspace '" + ks_->name + "' was dropped");
+        return ks_->root;
+      }
+      uint64_t version() const override { return *version_; }
+
+     private:
+      std::shared_ptr<KeyspaceState> ks_;
+      const uint64_t* version_;
+    };
+    return std::unique_ptr<Cursor>(std::make_unique<BtreeCursor>(
+        &mutator_->pages(), std::make_unique<LiveRoot>(*state, &version_)));
+  }
+
+  Result<Keyspace> CreateKeyspace(std::string_view name) override {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    Result<std::shared_ptr<KeyspaceState>> found = Find(name);
+    if (found.ok()) return Keyspace{(*found)->name, (*found)->id};
+    if (!found.status().IsNotFound()) return found.status();
+    auto ks = std::make_shared<KeyspaceState>();
+    ks->name = std::string(name);
+    ks->id = meta_.next_keyspace_id++;
+    bool inserted;
+    MANIFOLD_RETURN_IF_ERROR(Fail(mutator_->Put(&meta_.catalog_root, name,
+                                                EncodeCatalogValue(ks->id, 0, 0), &inserted)));
+    keyspaces_[ks->name] = ks;
+    ++version_;
+    return Keyspace{ks->name, ks->id};
+  }
+
+  Status DropKeyspace(std::string_view name) override {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    Result<std::shared_ptr<KeyspaceState>> found = Find(name);
+    if (!found.ok()) return found.status();
+    std::shared_ptr<KeyspaceState> ks = *found;
+    MANIFOLD_RETURN_IF_ERROR(Fail(mutator_->FreeTree(ks->root)));
+    bool deleted;
+    MANIFOLD_RETURN_IF_ERROR(Fail(mutator_->Delete(&meta_.catalog_root, name, &deleted)));
+    ks->dropped = true;
+    keyspaces_.erase(ks->name);
+    ++version_;
+    return Status::OK();
+  }
+
+  Status Put(const Keyspace& ks, Bytes key, Bytes value) override {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    Result<std::shared_ptr<KeyspaceState>> state = Resolve(ks);
+    if (!state.ok()) return state.status();
+    bool inserted;
+    MANIFOLD_RETURN_IF_ERROR(Fail(mutator_->Put(&(*state)->root, key, value, &inserted)));
+    if (inserted) ++(*state)->count;
+    (*state)->dirty = true;
+    ++version_;
+    return Status::OK();
+  }
+
+  Status Delete(const Keyspace& ks, Bytes key) override {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    Result<std::shared_ptr<KeyspaceState>> state = Resolve(ks);
+    if (!state.ok()) return state.status();
+    bool deleted;
+    MANIFOLD_RETURN_IF_ERROR(Fail(mutator_->Delete(&(*state)->root, key, &deleted)));
+    if (deleted) {
+      --(*state)->count;
+      (*state)->dirty = true;
+      ++version_;
+    }
+    return Status::OK();
+  }
+
+  Status Savepoint(int level) override {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    while (!savepoints_.empty() && savepoints_.back().level >= level) savepoints_.pop_back();
+    Saved saved;
+    saved.level = level;
+    saved.meta = meta_;
+    for (const auto& [name, ks] : keyspaces_) saved.keyspaces[name] = *ks;
+    saved.mark = mutator_->Savepoint();
+    savepoints_.push_back(std::move(saved));
+    return Status::OK();
+  }
+
+  Status RollbackTo(int level) override {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    size_t i = 0;
+    while (i < savepoints_.size() && savepoints_[i].level < level) ++i;
+    if (i == savepoints_.size()) return Status::OK();
+    savepoints_.resize(i + 1);
+    Saved& saved = savepoints_.back();
+    saved.level = level;
+    mutator_->RollbackTo(saved.mark);
+    meta_ = saved.meta;
+    // Keyspaces created since are gone; the others get their old roots back.
+    for (auto it = keyspaces_.begin(); it != keyspaces_.end();) {
+      auto old = saved.keyspaces.find(it->first);
+      if (old == saved.keyspaces.end() || old->second.id != it->second->id) {
+        it->second->dropped = true;
+        it = keyspaces_.erase(it);
+      } else {
+        *it->second = old->second;
+        ++it;
+      }
+    }
+    for (const auto& [name, ks] : saved.keyspaces) {
+      if (!keyspaces_.count(name)) keyspaces_[name] = std::make_shared<KeyspaceState>(ks);
+    }
+    ++version_;
+    return Status::OK();
+  }
+
+  Status Release(int level) override {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    while (!savepoints_.empty() && savepoints_.back().level >= level) savepoints_.pop_back();
+    mutator_->Released(savepoints_.empty() ? nullptr : &savepoints_.back().mark);
+    return Status::OK();
+  }
+
+  Status Commit() override {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    Status s = FlushCatalog();
+    if (s.ok()) s = store_->Commit(*mutator_, meta_);
+    End();
+    return s;
+  }
+
+  void Rollback() override { End(); }
+
+  // Compact support: moves every page at or above `limit` lower down and
+  // reports the highest page still in use.
+  Status Relocate(uint64_t limit, uint64_t* live, uint64_t* max_pgno) {
+    std::vector<std::string> names;
+    {
+      Result<std::vector<std::string>> list = ListKeyspaces();
+      if (!list.ok()) return list.status();
+      names = std::move(*list);
+    }
+    for (const std::string& name : names) {
+      Result<std::shared_ptr<KeyspaceState>> ks = Find(name);
+      if (!ks.ok()) return ks.status();
+      uint64_t before = (*ks)->root;
+      MANIFOLD_RETURN_IF_ERROR(mutator_->Relocate(&(*ks)->root, limit));
+      if ((*ks)->root != before) (*ks)->dirty = true;
+    }
+    MANIFOLD_RETURN_IF_ERROR(FlushCatalog());
+    MANIFOLD_RETURN_IF_ERROR(mutator_->Relocate(&meta_.catalog_root, limit));
+    *live = 0;
+    *max_pgno = 1;
+    MANIFOLD_RETURN_IF_ERROR(mutator_->CountPages(meta_.catalog_root, live, max_pgno));
+    for (const auto& [name, ks] : keyspaces_) {
+      MANIFOLD_RETURN_IF_ERROR(mutator_->CountPages(ks->root, live, max_pgno));
+    }
+    return Status::OK();
+  }
+
+  Status CommitTruncated(uint64_t limit) {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    Status s = FlushCatalog();
+    if (s.ok()) s = store_->Commit(*mutator_, meta_, limit);
+    End();
+    return s;
+  }
+
+ private:
+  struct Saved {
+    int level;
+    Meta meta;
+    std::map<std::string, KeyspaceState> keyspaces;
+    Mutator::Mark mark;
+  };
+
+  Status Live() const {
+    if (mutator_ == nullptr) return Status::Aborted("btree write transaction is over");
+    return Status::OK();
+  }
+
+  // A failed tree edit may leave the transaction half-changed: end it.
+  Status Fail(Status s) {
+    if (!s.ok()) End();
+    return s;
+  }
+
+  void End() {
+    for (auto& [name, ks] : keyspaces_) ks->dropped = true;
+    keyspaces_.clear();
+    savepoints_.clear();
+    mutator_.reset();
+    hold_.Reset();
+  }
+
+  Result<std::shared_ptr<KeyspaceState>> Find(std::string_view name) {
+    auto it = keyspaces_.find(std::string(name));
+    if (it != keyspaces_.end()) return it->second;
+    auto ks = std::make_shared<KeyspaceState>();
+    MANIFOLD_RETURN_IF_ERROR(LookupKeyspace(mutator_->pages(), meta_.catalog_root, name, ks.get()));
+    keyspaces_[ks->name] = ks;
+    return ks;
+  }
+
+  Result<std::shared_ptr<KeyspaceState>> Resolve(const Keyspace& handle) {
+    Result<std::shared_ptr<KeyspaceState>> ks = Find(handle.name);
+    if (!ks.ok()) return ks.status().IsNotFound() ? KeyspaceGone(handle) : ks.status();
+    if ((*ks)->id != handle.id) return KeyspaceGone(handle);
+    return ks;
+  }
+
+  Status FlushCatalog() {
+    for (auto& [name, ks] : keyspaces_) {
+      if (!ks->dirty) continue;
+      bool inserted;
+      MANIFOLD_RETURN_IF_ERROR(mutator_->Put(&meta_.catalog_root, name,
+                                             EncodeCatalogValue(ks->id, ks->root, ks->count),
+                                             &inserted));
+      ks->dirty = false;
+    }
+    return Status::OK();
+  }
+
+  std::shared_ptr<Store> store_;
+  WriteGateHold hold_;
+  Snapshot base_;
+  Meta meta_;
+  std::unique_ptr<Mutator> mutator_;
+  std::map<std::string, std::shared_ptr<KeyspaceState>> keyspaces_;
+  std::vector<Saved> savepoints_;
+  uint64_t version_ = 1;
+};
+
+class BtreeEngine final : public Engine {
+ public:
+  BtreeEngine(std::shared_ptr<Store> store, bool read_only)
+      : store_(std::move(store)), read_only_(read_only) {}
+
+  std::string_view name() const override { return "btree"; }
+  Capabilities capabilities() const override { return BtreeEngineInfo().capabilities; }
+
+  Result<std::unique_ptr<ReadTxn>> BeginRead() override {
+    Result<Snapshot> snap = store_->BeginRead();
+    if (!snap.ok()) return snap.status();
+    return std::unique_ptr<ReadTxn>(std::make_unique<BtreeReadTxn>(store_, std::move(*snap)));
+  }
+
+  Result<std::unique_ptr<WriteTxn>> BeginWrite(std::chrono::milliseconds wait) override {
+    Result<std::unique_ptr<BtreeWriteTxn>> txn = BeginWriteTxn(wait);
+    if (!txn.ok()) return txn.status();
+    return std::unique_ptr<WriteTxn>(std::move(*txn));
+  }
+
+  Result<uint64_t> EstimatedSize() override { return store_->EstimatedSize(); }
+
+  // Moves live pages toward the start of the file, then cuts off the free
+  // tail. Each round copies the pages above a target; the pages they leave
+  // become free at the next round (no reader can see them), so a few rounds
+  // pack the file.
+  Status Compact() override {
+    if (read_only_ || store_->read_only()) return Status::ReadOnly(store_->path() + ": store is read-only");
+    if (store_->ReaderCount() != 0) {
+      return Status::Busy(store_->path() + ": cannot compact while read transactions are open");
+    }
+    uint64_t last_limit = 0;
+    for (int round = 0; round < 8; ++round) {
+      Result<std::unique_ptr<BtreeWriteTxn>> txn = BeginWriteTxn(kCompactWait);
+      if (!txn.ok()) return txn.status();
+      uint64_t live = 0, max_pgno = 0;
+      MANIFOLD_RETURN_IF_ERROR((*txn)->Relocate(UINT64_MAX, &live, &max_pgno));
+      // Room for the live pages, the copies of their paths and the freelist.
+      const uint64_t target = 2 + live + live / 16 + 16;
+      MANIFOLD_RETURN_IF_ERROR((*txn)->Relocate(target, &live, &max_pgno));
+      const uint64_t limit = max_pgno + 1;
+      MANIFOLD_RETURN_IF_ERROR((*txn)->CommitTruncated(limit));
+      if (limit <= target || limit == last_limit) break;
+      last_limit = limit;
+    }
+    MANIFOLD_RETURN_IF_ERROR(store_->TruncateFile());
+    // One more commit, so that both meta slots describe the shorter file.
+    Result<std::unique_ptr<BtreeWriteTxn>> txn = BeginWriteTxn(kCompactWait);
+    if (!txn.ok()) return txn.status();
+    return (*txn)->Commit();
+  }
+
+ private:
+  Result<std::unique_ptr<BtreeWriteTxn>> BeginWriteTxn(std::chrono::milliseconds wait) {
+    if (read_only_ || store_->read_only()) {
+      return Status::ReadOnly(store_->path() + ": store is opened read-only");
+    }
+    MANIFOLD_RETURN_IF_ERROR(store_->gate().Acquire(wait, store_->path()));
+    return std::make_unique<BtreeWriteTxn>(store_, WriteGateHold(&store_->gate()));
+  }
+
+  std::shared_ptr<Store> store_;
+  bool read_only_;
+};
+
+Status ParseOptions(const Options& options, StoreOptions* out) {
+  out->path = options.path;
+  out->create = options.create_if_missing;
+  out->read_only = options.read_only;
+  out->sync = options.sync;
+  for (const auto& [name, value] : options.engine_options) {
+    if (name == "page_size") {
+      char* end = nullptr;
+      unsigned long v = std::strtoul(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || v < kMinPageSize || v > kMaxPageSize ||
+          (v & (v - 1)) != 0) {
+        return Status::InvalidArgument("btree option page_size=" + value +
+                                       " must be a power of two from 512 to 65536");
+      }
+      out->page_size = static_cast<uint32_t>(v);
+    } else if (name == "verify_checksums") {
+      if (value == "true" || value == "1" || value == "on") {
+        out->verify_checksums = true;
+      } else if (value == "false" || value == "0" || value == "off") {
+        out->verify_checksums = false;
+      } else {
+        return Status::InvalidArgument("btree option verify_checksums=" + value +
+                                       " must be true or false");
+      }
+    } else {
+      return Status::InvalidArgument("unknown btree option '" + name +
+                                     "' (known: page_size, verify_checksums)");
+    }
+  }
+  if (options.path.empty()) return Status::InvalidArgument("btree needs a file path");
+  return Status::OK();
+}
+
+StoreRegistry<Store>& Registry() {
+  static StoreRegistry<Store>* registry = new StoreRegistry<Store>();
+  return *registry;
+}
+
+}  // namespace
+}  // namespace btree
+
+EngineInfo BtreeEngineInfo() {
+  Capabilities caps;
+  caps.persistent = true;
+  caps.multi_process = false;
+  caps.native_compression = false;
+  caps.empty_keys = true;
+  caps.max_key_size = 0;
+  return EngineInfo{"btree", "manifold btree format " + std::to_string(btree::kFormatVersion),
+                    caps, true, {"page_size", "verify_checksums"}};
+}
+
+Result<std::unique_ptr<Engine>> OpenBtreeEngine(const Options& options) {
+  btree::StoreOptions store_options;
+  MANIFOLD_RETURN_IF_ERROR(btree::ParseOptions(options, &store_options));
+  Result<std::shared_ptr<btree::Store>> store = btree::Registry().GetOrOpen(
+      options.path, [&]() -> Result<std::shared_ptr<btree::Store>> {
+        struct stat st;
+        const bool existed = ::stat(options.path.c_str(), &st) == 0;
+        if (!existed && (options.read_only || !options.create_if_missing)) {
+          return Status::NotFound("btree store '" + options.path + "' does not exist");
+        }
+        Result<std::unique_ptr<btree::File>> file =
+            btree::OpenPosixFile(options.path, options.read_only, !existed);
+        if (!file.ok()) return file.status();
+        if (!existed) MANIFOLD_RETURN_IF_ERROR(SyncParentDirectory(options.path));
+        return btree::Store::Open(store_options, std::move(*file));
+      });
+  if (!store.ok()) return store.status();
+  if ((*store)->read_only() && !options.read_only) {
+    return Status::Busy(options.path + ": already open read-only in this process");
+  }
+  return std::unique_ptr<Engine>(std::make_unique<btree::BtreeEngine>(*store, options.read_only));
+}
+
+Result<std::unique_ptr<Engine>> OpenBtreeEngineOnFile(const Options& options,
+                                                      std::unique_ptr<btree::File> file) {
+  btree::StoreOptions store_options;
+  MANIFOLD_RETURN_IF_ERROR(btree::ParseOptions(options, &store_options));
+  Result<std::shared_ptr<btree::Store>> store =
+      btree::Store::Open(store_options, std::move(file));
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<Engine>(std::make_unique<btree::BtreeEngine>(*store, options.read_only));
 }
 
 }  // namespace manifold

@@ -1,0 +1,165 @@
+#include "btree/format.h"
+
+#include <array>
+
+namespace manifold::btree {
+namespace {
+
+using Table = std::array<std::array<uint32_t, 256>, 8>;
+
+Table MakeTable() {
+  Table t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    t[0][i] = c;
+  }
+  for (uint32_t i = 0; i < 256; ++i) {
+    for (int s = 1; s < 8; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFF];
+  }
+  return t;
+}
+
+const Table& CrcTable() {
+  static const Table table = MakeTable();
+  return table;
+}
+
+}  // namespace
+
+uint32_t Crc32c(uint32_t crc, const uint8_t* p, size_t n) {
+  const Table& t = CrcTable();
+  crc = ~crc;
+  while (n >= 8) {
+    uint32_t lo = Load32(p) ^ crc;
+    uint32_t hi = Load32(p + 4);
+    crc = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^
+          t[3][hi & 0xFF] ^ t[2][(hi >> 8) & 0xFF] ^ t[1][(hi >> 16) & 0xFF] ^ t[0][hi >> 24];
+    p += 8;
+    n -= 8;
+  }
+  while (n-- > 0) crc = (crc >> 8) ^ t[0][(crc ^ *p++) & 0xFF];
+  return ~crc;
+}
+
+uint32_t PageChecksum(const uint8_t* page, uint64_t pgno, uint32_t page_size) {
+  uint8_t no[8];
+  Store64(no, pgno);
+  return Crc32c(Crc32c(0, no, 8), page + 4, page_size - 4);
+}
+
+size_t PutVarint(uint8_t* dst, uint64_t v) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    dst[n++] = static_cast<uint8_t>(v | 0x80);
+    v >>= 7;
+  }
+  dst[n++] = static_cast<uint8_t>(v);
+  return n;
+}
+
+size_t VarintLength(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+size_t GetVarint(const uint8_t* p, const uint8_t* limit, uint64_t* v) {
+  uint64_t result = 0;
+  for (size_t i = 0; i < 10 && p + i < limit; ++i) {
+    result |= static_cast<uint64_t>(p[i] & 0x7F) << (7 * i);
+    if ((p[i] & 0x80) == 0) {
+      *v = result;
+      return i + 1;
+    }
+  }
+  return 0;
+}
+
+bool DecodeCell(const uint8_t* page, uint32_t page_size, bool leaf, size_t i, Cell* cell) {
+  uint32_t off = CellOffset(page, i);
+  if (off < kHeaderSize || off >= page_size) return false;
+  return DecodeCellAt(page + off, page + page_size, leaf, cell);
+}
+
+bool DecodeCellAt(const uint8_t* p, const uint8_t* limit, bool leaf, Cell* cell) {
+  const uint8_t* start = p;
+  if (p >= limit) return false;
+  cell->flags = *p++;
+  size_t n = GetVarint(p, limit, &cell->key_len);
+  if (n == 0) return false;
+  p += n;
+  if (leaf) {
+    n = GetVarint(p, limit, &cell->value_len);
+    if (n == 0) return false;
+    p += n;
+  } else {
+    if (limit - p < 8) return false;
+    cell->child = Load64(p);
+    p += 8;
+  }
+  uint64_t key_bytes = cell->key_overflows() ? 8 : cell->key_len;
+  if (static_cast<uint64_t>(limit - p) < key_bytes) return false;
+  cell->key = p;
+  p += key_bytes;
+  if (leaf) {
+    uint64_t value_bytes = cell->value_overflows() ? 8 : cell->value_len;
+    if (static_cast<uint64_t>(limit - p) < value_bytes) return false;
+    cell->value = p;
+    p += value_bytes;
+  }
+  cell->size = static_cast<size_t>(p - start);
+  return true;
+}
+
+void EncodeMeta(const Meta& meta, uint8_t* page) {
+  std::memset(page, 0, kMetaSize);
+  page[4] = kMetaPage;
+  std::memcpy(page + 8, kMagic, 8);
+  Store32(page + 16, kFormatVersion);
+  Store32(page + 20, meta.page_size);
+  Store64(page + 24, meta.txn_id);
+  Store64(page + 32, meta.page_count);
+  Store64(page + 40, meta.catalog_root);
+  Store64(page + 48, meta.next_keyspace_id);
+  Store64(page + 56, meta.freelist_head);
+  Store64(page + 64, meta.freelist_entries);
+  Store32(page, Crc32c(0, page + 4, kMetaSize - 4));
+}
+
+Status DecodeMeta(const uint8_t* p, size_t n, Meta* meta) {
+  if (n < kMetaSize) return Status::Corruption("meta page is truncated");
+  if (std::memcmp(p + 8, kMagic, 8) != 0) return Status::Corruption("not a manifold btree file (bad magic)");
+  if (Load32(p) != Crc32c(0, p + 4, kMetaSize - 4)) {
+    return Status::Corruption("meta page checksum mismatch");
+  }
+  if (p[4] != kMetaPage) return Status::Corruption("meta page has the wrong page type");
+  uint32_t version = Load32(p + 16);
+  if (version != kFormatVersion) {
+    return Status::NotSupported("btree format version " + std::to_string(version) +
+                                " is not supported (this build reads version " +
+                                std::to_string(kFormatVersion) + ")");
+  }
+  meta->page_size = Load32(p + 20);
+  if (meta->page_size < kMinPageSize || meta->page_size > kMaxPageSize ||
+      (meta->page_size & (meta->page_size - 1)) != 0) {
+    return Status::Corruption("meta page has an invalid page size");
+  }
+  meta->txn_id = Load64(p + 24);
+  meta->page_count = Load64(p + 32);
+  meta->catalog_root = Load64(p + 40);
+  meta->next_keyspace_id = Load64(p + 48);
+  meta->freelist_head = Load64(p + 56);
+  meta->freelist_entries = Load64(p + 64);
+  if (meta->page_count < 2 || meta->catalog_root >= meta->page_count ||
+      meta->freelist_head >= meta->page_count || meta->catalog_root == 1 ||
+      meta->freelist_head == 1) {
+    return Status::Corruption("meta page points outside the file");
+  }
+  return Status::OK();
+}
+
+}  // namespace manifold::btree

@@ -1,0 +1,131 @@
+// Mutator: the copy-on-write path of one write transaction. It never changes
+// a page of the committed snapshot: the first change to such a page copies it
+// to a newly allocated page number (dirty, in memory until commit) and records
+// the old one as freed by this transaction. Dirty pages are changed in place
+// unless a savepoint taken after their last copy still needs them ("frozen"),
+// in which case they are copied again. Not thread-safe: one per transaction.
+#ifndef MANIFOLD_ENGINES_BTREE_MUTATOR_H_
+#define MANIFOLD_ENGINES_BTREE_MUTATOR_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "btree/tree.h"
+
+namespace manifold::btree {
+
+class Mutator {
+ public:
+  // `base` is the committed snapshot; `reusable` the free pages no reader can
+  // see. Allocation takes the lowest reusable page first, then grows the file.
+  Mutator(const Pages& base, std::vector<uint64_t> reusable);
+
+  // The pages this transaction sees (its dirty pages over the snapshot).
+  const Pages& pages() const { return pages_; }
+
+  // Sets key to value in the tree at *root (0: empty), updating *root.
+  // *inserted says whether the key is new.
+  Status Put(uint64_t* root, Bytes key, Bytes value, bool* inserted);
+  // Removes key; *deleted says whether it was there.
+  Status Delete(uint64_t* root, Bytes key, bool* deleted);
+  // Frees every page of the tree (and its overflow chains).
+  Status FreeTree(uint64_t root);
+
+  // Copies every page of the tree at *root that lies at or above `limit` (and
+  // the pages on the path to it) to the lowest free pages; for Compact().
+  Status Relocate(uint64_t* root, uint64_t limit);
+  // Adds the pages of a tree (overflow chains included) to *count and raises
+  // *max_pgno to the highest of them.
+  Status CountPages(uint64_t root, uint64_t* count, uint64_t* max_pgno);
+
+  // Savepoint support: the allocation state at a savepoint.
+  struct Mark {
+    uint64_t epoch = 0;
+    uint64_t page_count = 0;
+    size_t alloc_log = 0;
+    size_t freed = 0;
+    size_t retired = 0;
+    size_t undo = 0;
+  };
+  Mark Savepoint();
+  // Restores the state as of `mark`; `mark` stays the newest open savepoint.
+  void RollbackTo(const Mark& mark);
+  // The newest open savepoint is now `top` (nullptr: none); pages only older
+  // savepoints... no savepoint needs any more become free for reuse.
+  void Released(const Mark* top);
+
+  // Commit support. Makes retired pages free, then hands out what the
+  // commit writes: the dirty pages, the pages freed from the snapshot, the
+  // unused reusable pages and the final page count.
+  void FinishForCommit();
+  // Allocates a dirty page (for the freelist chain); returns its bytes.
+  uint64_t AllocatePage(uint8_t** data);
+  DirtyMap& dirty() { return dirty_; }
+  const std::vector<uint64_t>& freed() const { return freed_; }
+  std::vector<uint64_t>& available() { return avail_; }
+  uint64_t page_count() const { return pages_.page_count; }
+  void set_page_count(uint64_t n) { pages_.page_count = n; }
+  void AddFreed(uint64_t pgno) { freed_.push_back(pgno); }
+
+  // Largest cell stored inline; longer keys or values go to overflow pages.
+  size_t max_cell() const { return max_cell_; }
+
+ private:
+  struct PathLevel {
+    uint64_t pgno;
+    size_t index;
+  };
+
+  uint8_t* Allocate(uint64_t* pgno);
+  void FreePage(uint64_t pgno);
+  // Makes page `pgno` writable; *out_pgno is where it now lives.
+  Result<uint8_t*> Writable(uint64_t pgno, uint64_t* out_pgno);
+  uint8_t* DirtyData(uint64_t pgno) { return dirty_.at(pgno).data.get(); }
+  Status WriteOverflow(Bytes data, uint64_t* first);
+  Status FreeOverflow(uint64_t first, uint64_t len);
+  Status FreeCellChains(const Cell& cell, bool leaf);
+  Status Descend(uint64_t root, Bytes key, std::vector<PathLevel>* path, bool* exact);
+  // Copies the pages of `path` (root first), updating parents and *root.
+  Status TouchPath(uint64_t* root, std::vector<PathLevel>* path);
+  Status SetChild(uint8_t* page, uint64_t pgno, size_t i, uint64_t child);
+  // Inserts an encoded cell at level d of path, splitting upward as needed.
+  Status InsertAt(uint64_t* root, std::vector<PathLevel>& path, size_t d, size_t index,
+                  std::string cell);
+  Status SplitAndInsert(uint64_t* root, std::vector<PathLevel>& path, size_t d, size_t index,
+                        std::string cell);
+  // After a removal at level d: drop empty nodes, merge small ones.
+  Status Rebalance(uint64_t* root, std::vector<PathLevel>& path, size_t d);
+  Status RemoveChild(uint64_t* root, std::vector<PathLevel>& path, size_t d, size_t child);
+  Status BranchCell(Bytes key, uint64_t child, std::string* cell);
+  Status FullCellKey(const uint8_t* page, uint64_t pgno, size_t i, std::string* key);
+  Status RelocateChain(uint64_t* first, uint64_t len, uint64_t limit, bool* moved);
+  Status RelocateNode(uint64_t* pgno, uint64_t limit, int depth);
+  Status FreeNode(uint64_t pgno, int depth);
+  Status CountNode(uint64_t pgno, int depth, uint64_t* count, uint64_t* max_pgno);
+  Status CountChain(uint64_t first, uint64_t len, uint64_t* count, uint64_t* max_pgno);
+
+  Pages pages_;
+  DirtyMap dirty_;
+  std::vector<uint64_t> avail_;  // free for reuse now; kept sorted descending
+  std::vector<uint64_t> freed_;  // snapshot pages this transaction stopped using
+  // Dirty pages replaced while a savepoint still needs them: (page, gen).
+  std::vector<std::pair<uint64_t, uint64_t>> retired_;
+  // While savepoints are open: allocations, and avail_ changes to undo.
+  std::vector<uint64_t> alloc_log_;
+  struct Undo {
+    bool was_push;
+    uint64_t pgno;
+  };
+  std::vector<Undo> undo_;
+  uint64_t epoch_ = 1;
+  uint64_t frozen_ = 0;  // dirty pages with gen <= frozen_ belong to a savepoint
+  bool marks_open_ = false;
+  size_t max_cell_;
+  size_t max_inline_key_;
+  std::string scratch_;
+};
+
+}  // namespace manifold::btree
+
+#endif  // MANIFOLD_ENGINES_BTREE_MUTATOR_H_

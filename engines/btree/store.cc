@@ -1,0 +1,323 @@
+#include "btree/store.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace manifold::btree {
+namespace {
+
+constexpr uint64_t kMinGrowth = 64 * 1024;
+constexpr uint64_t kMaxGrowth = 16 * 1024 * 1024;
+
+uint64_t EntriesPerFreelistPage(uint32_t page_size) { return (page_size - kHeaderSize) / 16; }
+
+}  // namespace
+
+Result<std::shared_ptr<Store>> Store::Open(const StoreOptions& options,
+                                           std::unique_ptr<File> file) {
+  std::shared_ptr<Store> store(new Store(options, std::move(file)));
+  MANIFOLD_RETURN_IF_ERROR(store->file_->Lock(!options.read_only));
+  Result<uint64_t> size = store->file_->Size();
+  if (!size.ok()) return size.status();
+  if (*size == 0) {
+    if (!options.create || options.read_only) {
+      return Status::Corruption(options.path + ": btree file is empty (no meta page)");
+    }
+    MANIFOLD_RETURN_IF_ERROR(store->Initialize());
+    size = store->file_->Size();
+    if (!size.ok()) return size.status();
+  }
+  MANIFOLD_RETURN_IF_ERROR(store->Load(*size));
+  return store;
+}
+
+Status Store::Initialize() {
+  const uint32_t p = options_.page_size;
+  std::string pages(2 * p, '\0');
+  Meta meta;
+  meta.page_size = p;
+  for (uint64_t slot = 0; slot < 2; ++slot) {
+    meta.txn_id = slot;
+    EncodeMeta(meta, reinterpret_cast<uint8_t*>(pages.data()) + slot * p);
+  }
+  MANIFOLD_RETURN_IF_ERROR(file_->Write(0, pages));
+  return file_->Sync();
+}
+
+Status Store::LoadFreelist(const Snapshot& snap, std::vector<FreeEntry>* entries,
+                           std::vector<uint64_t>* chain) {
+  const Meta& meta = snap.meta;
+  Pages pages = snap.pages(/*verify_checksums=*/true);
+  const uint64_t per_page = EntriesPerFreelistPage(meta.page_size);
+  for (uint64_t pgno = meta.freelist_head; pgno != 0;) {
+    if (chain->size() >= meta.page_count) return BadPage(pgno, "freelist chain loops");
+    const uint8_t* page = pages.Get(pgno);
+    if (page == nullptr) return BadPage(pgno, "freelist page out of range or checksum mismatch");
+    if (PageTypeOf(page) != kFreelistPage) return BadPage(pgno, "expected a freelist page");
+    uint64_t n = CellCount(page);
+    if (n > per_page) return BadPage(pgno, "freelist page holds too many entries");
+    for (uint64_t i = 0; i < n; ++i) {
+      FreeEntry e{Load64(page + kHeaderSize + 16 * i), Load64(page + kHeaderSize + 16 * i + 8)};
+      if (e.pgno < 2 || e.pgno >= meta.page_count || e.freed_by > meta.txn_id) {
+        return BadPage(pgno, "freelist entry out of range");
+      }
+      entries->push_back(e);
+    }
+    chain->push_back(pgno);
+    pgno = PageLink(page);
+  }
+  if (entries->size() != meta.freelist_entries) {
+    return Status::Corruption("btree freelist holds " + std::to_string(entries->size()) +
+                              " entries, the meta page says " +
+                              std::to_string(meta.freelist_entries));
+  }
+  return Status::OK();
+}
+
+Status Store::Load(uint64_t file_size) {
+  Result<std::shared_ptr<const Mapping>> mapping = file_->Map(file_size);
+  if (!mapping.ok()) return mapping.status();
+  const uint8_t* base = (*mapping)->data();
+  std::vector<Meta> metas;
+  std::string problems;
+  auto note = [&](const std::string& what) { problems += (problems.empty() ? "" : "; ") + what; };
+  auto try_slot = [&](uint64_t offset, const char* name) -> bool {
+    Meta meta;
+    Status s = offset + kMetaSize <= file_size ? DecodeMeta(base + offset, kMetaSize, &meta)
+                                               : Status::Corruption("file is truncated");
+    if (s.code() == Status::Code::kNotSupported) {
+      note(s.message());
+      return false;
+    }
+    if (!s.ok()) {
+      note(std::string(name) + ": " + s.message());
+      return false;
+    }
+    metas.push_back(meta);
+    return true;
+  };
+  bool slot0 = try_slot(0, "meta slot 0");
+  if (slot0) {
+    try_slot(metas[0].page_size, "meta slot 1");
+  } else {
+    // Slot 0 is damaged, so its page size is unknown: look for slot 1 at each.
+    for (uint32_t p = kMinPageSize; p <= kMaxPageSize; p *= 2) {
+      if (p + kMetaSize > file_size) break;
+      Meta meta;
+      if (DecodeMeta(base + p, kMetaSize, &meta).ok() && meta.page_size == p) {
+        metas.push_back(meta);
+        break;
+      }
+    }
+    if (metas.empty()) note("meta slot 1: no valid meta page found");
+  }
+  std::sort(metas.begin(), metas.end(),
+            [](const Meta& a, const Meta& b) { return a.txn_id > b.txn_id; });
+  for (const Meta& meta : metas) {
+    if (meta.page_count > file_size / meta.page_size) {
+      note("meta of txn " + std::to_string(meta.txn_id) + " needs " +
+           std::to_string(meta.page_count) + " pages but the file is truncated to " +
+           std::to_string(file_size) + " bytes");
+      continue;
+    }
+    Snapshot snap{meta, *mapping};
+    std::vector<FreeEntry> entries;
+    std::vector<uint64_t> chain;
+    Status s = LoadFreelist(snap, &entries, &chain);
+    if (s.ok() && meta.catalog_root != 0) {
+      Pages pages = snap.pages(/*verify_checksums=*/true);
+      Result<const uint8_t*> root = GetNode(pages, meta.catalog_root);
+      if (!root.ok()) s = root.status();
+    }
+    if (!s.ok()) {
+      note("meta of txn " + std::to_string(meta.txn_id) + ": " + s.message());
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    meta_ = meta;
+    mapping_ = *mapping;
+    free_ = std::move(entries);
+    freelist_chain_ = std::move(chain);
+    file_size_ = file_size;
+    return Status::OK();
+  }
+  return Status::Corruption(options_.path + ": damaged btree file: " + problems);
+}
+
+Result<Snapshot> Store::BeginRead() {
+  std::lock_guard<std::mutex> lock(mu_);
+  readers_.insert(meta_.txn_id);
+  return Snapshot{meta_, mapping_};
+}
+
+void Store::EndRead(uint64_t txn_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = readers_.find(txn_id);
+  if (it != readers_.end()) readers_.erase(it);
+}
+
+size_t Store::ReaderCount() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return readers_.size();
+}
+
+Snapshot Store::BeginWrite(std::vector<uint64_t>* reusable) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t oldest =
+      readers_.empty() ? std::numeric_limits<uint64_t>::max() : *readers_.begin();
+  pending_.clear();
+  reusable->clear();
+  for (const FreeEntry& e : free_) {
+    // Freed by txn T: still in every snapshot older than T.
+    if (e.freed_by == 0 || e.freed_by <= oldest) {
+      reusable->push_back(e.pgno);
+    } else {
+      pending_.push_back(e);
+    }
+  }
+  return Snapshot{meta_, mapping_};
+}
+
+Status Store::WritePages(const DirtyMap& dirty, uint32_t page_size) {
+  std::vector<uint64_t> order;
+  order.reserve(dirty.size());
+  for (const auto& [pgno, page] : dirty) order.push_back(pgno);
+  std::sort(order.begin(), order.end());
+  // Consecutive pages go out in one write of up to 1 MiB.
+  std::string run;
+  uint64_t run_start = 0;
+  for (size_t i = 0; i < order.size(); ++i) {
+    uint64_t pgno = order[i];
+    uint8_t* data = dirty.at(pgno).data.get();
+    SealPage(data, pgno, page_size);
+    if (!run.empty() && (pgno != run_start + run.size() / page_size || run.size() >= (1u << 20))) {
+      MANIFOLD_RETURN_IF_ERROR(file_->Write(run_start * page_size, run));
+      run.clear();
+    }
+    if (run.empty()) run_start = pgno;
+    run.append(reinterpret_cast<const char*>(data), page_size);
+  }
+  if (!run.empty()) MANIFOLD_RETURN_IF_ERROR(file_->Write(run_start * page_size, run));
+  return Status::OK();
+}
+
+Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
+  if (options_.read_only) return Status::ReadOnly(options_.path + ": store is read-only");
+  mutator.FinishForCommit();
+  Meta base;
+  std::vector<uint64_t> old_chain;
+  uint64_t file_size;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    base = meta_;
+    old_chain = freelist_chain_;
+    file_size = file_size_;
+  }
+  const uint32_t p = base.page_size;
+  const uint64_t txn = base.txn_id + 1;
+  std::vector<uint64_t>& avail = mutator.available();
+  std::vector<uint64_t> freed = mutator.freed();
+  freed.insert(freed.end(), old_chain.begin(), old_chain.end());
+  std::vector<FreeEntry> pending = pending_;
+  if (limit != 0) {
+    auto high = [limit](uint64_t pgno) { return pgno >= limit; };
+    avail.erase(std::remove_if(avail.begin(), avail.end(), high), avail.end());
+    freed.erase(std::remove_if(freed.begin(), freed.end(), high), freed.end());
+    pending.erase(std::remove_if(pending.begin(), pending.end(),
+                                 [limit](const FreeEntry& e) { return e.pgno >= limit; }),
+                  pending.end());
+    // Every live page lies below limit (the caller checked), so the file ends there.
+    mutator.set_page_count(limit);
+  }
+
+  // The freelist chain lives in pages taken from the free pages themselves.
+  const uint64_t per_page = EntriesPerFreelistPage(p);
+  uint64_t count = pending.size() + freed.size() + avail.size();
+  std::vector<std::pair<uint64_t, uint8_t*>> chain;
+  while (chain.size() * per_page < count) {
+    size_t before = avail.size();
+    uint8_t* data;
+    uint64_t pgno = mutator.AllocatePage(&data);
+    if (avail.size() < before) --count;
+    chain.push_back({pgno, data});
+  }
+  std::vector<FreeEntry> entries;
+  entries.reserve(count);
+  entries.insert(entries.end(), pending.begin(), pending.end());
+  for (uint64_t pgno : freed) entries.push_back({pgno, txn});
+  for (uint64_t pgno : avail) entries.push_back({pgno, 0});
+  for (size_t c = 0; c < chain.size(); ++c) {
+    uint8_t* page = chain[c].second;
+    std::memset(page, 0, p);
+    page[4] = kFreelistPage;
+    size_t begin = c * per_page;
+    size_t n = std::min<size_t>(per_page, entries.size() - std::min(entries.size(), begin));
+    Store16(page + 6, static_cast<uint16_t>(n));
+    Store64(page + 16, c + 1 < chain.size() ? chain[c + 1].first : 0);
+    for (size_t i = 0; i < n; ++i) {
+      Store64(page + kHeaderSize + 16 * i, entries[begin + i].pgno);
+      Store64(page + kHeaderSize + 16 * i + 8, entries[begin + i].freed_by);
+    }
+  }
+
+  meta.page_size = p;
+  meta.txn_id = txn;
+  meta.page_count = mutator.page_count();
+  meta.freelist_head = chain.empty() ? 0 : chain[0].first;
+  meta.freelist_entries = entries.size();
+
+  // Grow the file in chunks, so it is rarely resized or remapped.
+  std::shared_ptr<const Mapping> new_mapping;
+  const uint64_t needed = meta.page_count * p;
+  if (needed > file_size) {
+    uint64_t growth = std::clamp<uint64_t>(file_size / 16, kMinGrowth, kMaxGrowth);
+    uint64_t size = std::max(needed, file_size + growth);
+    size = (size + p - 1) / p * p;
+    MANIFOLD_RETURN_IF_ERROR(file_->Truncate(size));
+    Result<std::shared_ptr<const Mapping>> mapping = file_->Map(size);
+    if (!mapping.ok()) return mapping.status();
+    new_mapping = *mapping;
+    file_size = size;
+  }
+  MANIFOLD_RETURN_IF_ERROR(WritePages(mutator.dirty(), p));
+  if (options_.sync == SyncMode::kFull) MANIFOLD_RETURN_IF_ERROR(file_->Sync());
+  uint8_t meta_bytes[kMetaSize];
+  EncodeMeta(meta, meta_bytes);
+  MANIFOLD_RETURN_IF_ERROR(file_->Write((txn % 2) * p, std::string_view(
+                                            reinterpret_cast<const char*>(meta_bytes), kMetaSize)));
+  if (options_.sync == SyncMode::kFull) MANIFOLD_RETURN_IF_ERROR(file_->Sync());
+
+  std::lock_guard<std::mutex> lock(mu_);
+  meta_ = meta;
+  free_ = std::move(entries);
+  freelist_chain_.clear();
+  for (const auto& c : chain) freelist_chain_.push_back(c.first);
+  pending_.clear();
+  file_size_ = file_size;
+  if (new_mapping != nullptr) mapping_ = std::move(new_mapping);
+  return Status::OK();
+}
+
+uint64_t Store::EstimatedSize() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return file_size_;
+}
+
+Status Store::TruncateFile() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!readers_.empty()) {
+    return Status::Busy(options_.path + ": cannot shrink the file while " +
+                        std::to_string(readers_.size()) + " read transaction(s) are open");
+  }
+  const uint64_t size = meta_.page_count * meta_.page_size;
+  if (size >= file_size_) return Status::OK();
+  MANIFOLD_RETURN_IF_ERROR(file_->Truncate(size));
+  if (options_.sync == SyncMode::kFull) MANIFOLD_RETURN_IF_ERROR(file_->Sync());
+  Result<std::shared_ptr<const Mapping>> mapping = file_->Map(size);
+  if (!mapping.ok()) return mapping.status();
+  mapping_ = *mapping;
+  file_size_ = size;
+  return Status::OK();
+}
+
+}  // namespace manifold::btree

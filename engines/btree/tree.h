@@ -1,0 +1,103 @@
+// Reading a B+tree: page access for one snapshot (plus a write transaction's
+// dirty pages), key search, overflow chains, and a cursor path. Every page
+// number, offset and length read from the file is bounds-checked, and every
+// descent is depth-limited, so a damaged file gives Corruption, never a crash.
+// Not thread-safe; a snapshot's Pages may be copied freely.
+#ifndef MANIFOLD_ENGINES_BTREE_TREE_H_
+#define MANIFOLD_ENGINES_BTREE_TREE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "btree/format.h"
+#include "manifold/engine.h"
+
+namespace manifold::btree {
+
+// A page written by the current write transaction, not yet in the file.
+struct DirtyPage {
+  uint64_t gen = 0;  // savepoint epoch of its last copy (see Mutator)
+  std::unique_ptr<uint8_t[]> data;
+};
+using DirtyMap = std::unordered_map<uint64_t, DirtyPage>;
+
+// The pages one reader sees.
+struct Pages {
+  const uint8_t* base = nullptr;  // the mapping of the file
+  uint64_t mapped_pages = 0;      // pages inside the mapping
+  uint64_t page_count = 0;        // pages of the snapshot (meta page_count)
+  uint32_t page_size = kDefaultPageSize;
+  bool verify_checksums = false;
+  const DirtyMap* dirty = nullptr;
+
+  // Returns the page, or nullptr when `pgno` is outside the snapshot or (with
+  // verify_checksums) its checksum fails.
+  const uint8_t* Get(uint64_t pgno) const {
+    if (dirty != nullptr && !dirty->empty()) {
+      auto it = dirty->find(pgno);
+      if (it != dirty->end()) return it->second.data.get();
+    }
+    if (pgno < 2 || pgno >= page_count || pgno >= mapped_pages) return nullptr;
+    const uint8_t* page = base + pgno * page_size;
+    if (verify_checksums && !PageChecksumHolds(page, pgno, page_size)) return nullptr;
+    return page;
+  }
+};
+
+Status BadPage(uint64_t pgno, std::string_view what);
+
+// Returns the node page `pgno` after checking its type and slot array.
+Result<const uint8_t*> GetNode(const Pages& pages, uint64_t pgno);
+// Decodes cell i or returns Corruption naming the page.
+Status GetCell(const Pages& pages, const uint8_t* page, uint64_t pgno, size_t i, Cell* cell);
+
+// Appends the bytes of an overflow chain of `len` bytes starting at `first`.
+Status ReadOverflow(const Pages& pages, uint64_t first, uint64_t len, std::string* out);
+
+// The key of a cell: inline bytes, or the overflow chain copied into *scratch.
+Status CellKey(const Pages& pages, const Cell& cell, std::string* scratch, Bytes* key);
+// The value of a leaf cell, likewise.
+Status CellValue(const Pages& pages, const Cell& cell, std::string* scratch, Bytes* value);
+
+// Position of `key` in a node: for a leaf the first cell >= key (*exact when
+// equal); for a branch the child to descend into.
+Status SearchNode(const Pages& pages, const uint8_t* page, uint64_t pgno, Bytes key, size_t* index,
+                  bool* exact, std::string* scratch);
+
+// Returns the child pointer i (0: leftmost) of a branch page.
+Status ChildAt(const Pages& pages, const uint8_t* page, uint64_t pgno, size_t i, uint64_t* child);
+
+// Looks up `key` in the tree at `root`; NotFound when absent.
+Status TreeGet(const Pages& pages, uint64_t root, Bytes key, std::string* value);
+
+// A position in a tree: one (page, index) per level, leaf last.
+class TreePath {
+ public:
+  // All of these leave the path on a leaf cell (valid()) or at the end (!valid()).
+  Status First(const Pages& pages, uint64_t root);
+  Status Last(const Pages& pages, uint64_t root);
+  Status Seek(const Pages& pages, uint64_t root, Bytes key, bool* exact);
+  Status Next(const Pages& pages);
+  Status Prev(const Pages& pages);
+  bool valid() const { return valid_; }
+  void Invalidate() { valid_ = false; }
+  // REQUIRES: valid().
+  Status Current(const Pages& pages, Cell* cell) const;
+
+ private:
+  struct Level {
+    uint64_t pgno;
+    size_t index;
+  };
+  Status DescendEdge(const Pages& pages, uint64_t pgno, bool leftmost);
+  std::vector<Level> levels_;
+  bool valid_ = false;
+  std::string scratch_;
+};
+
+}  // namespace manifold::btree
+
+#endif  // MANIFOLD_ENGINES_BTREE_TREE_H_

@@ -294,6 +294,18 @@ std::string_view StripGeneratedAlways(std::string_view raw) {
   return raw;
 }
 
+// Returns true when `type` holds the word "hidden" delimited by spaces, the
+// test sqlite3_declare_vtab applies to make a column hidden.
+bool HasHiddenWord(std::string_view type) {
+  for (size_t i = 0; i + 6 <= type.size(); ++i) {
+    if (EqualsIgnoreCase(type.substr(i, 6), "hidden") && (i == 0 || type[i - 1] == ' ') &&
+        (i + 6 == type.size() || type[i + 6] == ' ')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Returns true when `type` reads back, unquoted, as one declared type with
 // exactly this text: words that are no keyword, then at most a parenthesised
 // size. Any other type is declared quoted, which SQLite dequotes.
@@ -645,6 +657,10 @@ class DefinitionParser {
     }
     if (any) {
       column->declared_type = SqliteDequote(StripGeneratedAlways(arg_.substr(begin, end - begin)));
+    }
+    if (HasHiddenWord(column->declared_type)) {
+      return errors_("unsupported declared type '" + column->declared_type + "' in", arg_,
+                     "SQLite hides a virtual table column whose type has the word HIDDEN");
     }
     return Status::OK();
   }

@@ -394,6 +394,19 @@ TEST(ColumnDefinitionTest, UnsupportedColumnConstraintsAreNamed) {
       ErrorOf("btree", {"id INTEGER PRIMARY KEY AUTOINCREMENT"}));
 }
 
+TEST(ColumnDefinitionTest, TypeWithTheWordHiddenIsAnError) {
+  // sqlite3_declare_vtab would hide the column, which a native table never does.
+  EXPECT_EQ(
+      "btree table \"t\": unsupported declared type 'TEXT hidden' in 'a TEXT hidden' (SQLite "
+      "hides a virtual table column whose type has the word HIDDEN)",
+      ErrorOf("btree", {"a TEXT hidden"}));
+  EXPECT_EQ(
+      "btree table \"t\": unsupported declared type 'HIDDEN' in 'b \"HIDDEN\"' (SQLite hides "
+      "a virtual table column whose type has the word HIDDEN)",
+      ErrorOf("btree", {"a", "b \"HIDDEN\""}));
+  EXPECT_EQ("OK", ErrorOf("btree", {"a hiddenness", "b unhidden"}));
+}
+
 TEST(ColumnDefinitionTest, CollationRulesAreEnforced) {
   EXPECT_EQ(
       "btree table \"t\": unknown collation 'french' in 'a TEXT COLLATE french' (known: "
@@ -931,10 +944,13 @@ TEST(RobustnessTest, RandomArgumentsNeverCrashAndAcceptedOnesDeclareValidSql) {
       "-",       "+",      "1e5",    "0x1F",   "UNIQUE",   "CHECK",  "DEFAULT", "CONSTRAINT",
       "ON",      "CONFLICT", "AUTOINCREMENT", "path", "sync", "map_size", "engine", "off",
       "é",       "\xff",   "\x80",   "''",     "\"\"",     ".",      "x y",     "AS",
-      "always",  "GENERATED", "ON",    "SELECT", "KEY",      "FOREIGN", "REFERENCES", "x",
+      "always",  "hidden",  "GENERATED", "ON",    "SELECT", "KEY",      "FOREIGN", "REFERENCES", "x",
   };
   int accepted = 0;
   Db db;
+  static const sqlite3_module module = ProbeModule();
+  std::string declare;
+  ASSERT_EQ(SQLITE_OK, sqlite3_create_module(db.get(), "probe", &module, &declare));
   for (int iteration = 0; iteration < iterations; ++iteration) {
     std::vector<std::string> owned(1 + rng() % 4);
     for (std::string& arg : owned) {
@@ -958,14 +974,18 @@ TEST(RobustnessTest, RandomArgumentsNeverCrashAndAcceptedOnesDeclareValidSql) {
     ++accepted;
     const TableSchema& schema = parsed->schema;
     ASSERT_FALSE(schema.columns.empty());
-    std::string declare = schema.DeclareSql();
-    ASSERT_EQ("", db.Exec(declare)) << declare << "\nfrom args:\n"
+    declare = schema.DeclareSql();
+    ASSERT_EQ("", db.Exec("CREATE VIRTUAL TABLE x USING probe()")) << declare << "\nfrom args:\n"
                                     << [&] {
                                          std::string all;
                                          for (auto& a : owned) all += "[" + a + "]\n";
                                          return all;
                                        }();
-    ASSERT_EQ(schema.columns.size(), db.Describe("x").size()) << declare;
+    std::vector<std::string> described = db.Describe("x");
+    ASSERT_EQ(schema.columns.size(), described.size()) << declare;
+    for (size_t i = 0; i < described.size(); ++i) {
+      ASSERT_EQ(0u, described[i].rfind(schema.columns[i].name + "|", 0)) << declare;
+    }
     ASSERT_EQ("", db.Exec("DROP TABLE x"));
     ASSERT_FALSE(schema.Fingerprint().empty());
   }

@@ -8,10 +8,18 @@ Bytes ToBytes(const rocksdb::Slice& slice) { return Bytes(slice.data(), slice.si
 
 }  // namespace
 
-void RocksdbCursor::Rebuild() {
+bool RocksdbCursor::Rebuild() {
   it_.reset();  // the old iterator may point into a batch that has changed
-  it_ = make_();
   if (generation_ != nullptr) seen_ = *generation_;
+  Result<std::unique_ptr<rocksdb::Iterator>> made = make_();
+  if (!made.ok()) {
+    // The keyspace was dropped: the cursor fails at this move and every later one.
+    valid_ = false;
+    status_ = made.status();
+    return false;
+  }
+  it_ = std::move(*made);
+  return true;
 }
 
 void RocksdbCursor::Settle() {
@@ -24,25 +32,25 @@ void RocksdbCursor::Settle() {
 }
 
 void RocksdbCursor::SeekToFirst() {
-  if (Stale()) Rebuild();
+  if (Stale() && !Rebuild()) return;
   it_->SeekToFirst();
   Settle();
 }
 
 void RocksdbCursor::SeekToLast() {
-  if (Stale()) Rebuild();
+  if (Stale() && !Rebuild()) return;
   it_->SeekToLast();
   Settle();
 }
 
 void RocksdbCursor::Seek(Bytes target) {
-  if (Stale()) Rebuild();
+  if (Stale() && !Rebuild()) return;
   it_->Seek(ToSlice(target));
   Settle();
 }
 
 void RocksdbCursor::SeekForPrev(Bytes target) {
-  if (Stale()) Rebuild();
+  if (Stale() && !Rebuild()) return;
   it_->SeekForPrev(ToSlice(target));
   Settle();
 }
@@ -52,7 +60,7 @@ void RocksdbCursor::Next() {
   if (Stale()) {
     // The transaction wrote since the last move: the first key after the
     // current one in the transaction's current state.
-    Rebuild();
+    if (!Rebuild()) return;
     it_->Seek(ToSlice(key_));
     if (it_->Valid() && ToBytes(it_->key()) == Bytes(key_)) it_->Next();
   } else {
@@ -64,7 +72,7 @@ void RocksdbCursor::Next() {
 void RocksdbCursor::Prev() {
   if (!valid_) return;
   if (Stale()) {
-    Rebuild();
+    if (!Rebuild()) return;
     it_->SeekForPrev(ToSlice(key_));
     if (it_->Valid() && ToBytes(it_->key()) == Bytes(key_)) it_->Prev();
   } else {
@@ -82,7 +90,7 @@ Bytes RocksdbCursor::value() {
   if (Stale()) {
     // A write since the last move: the cursor still names key_, and reads
     // its value in the transaction's current state.
-    Rebuild();
+    if (!Rebuild()) return Bytes();
     it_->Seek(ToSlice(key_));
     if (!it_->Valid() || ToBytes(it_->key()) != Bytes(key_)) {
       // The write deleted the current key: it has no value any more. Drop

@@ -20,7 +20,9 @@ namespace manifold {
 
 class RocksdbCursor final : public Cursor {
  public:
-  using IteratorFactory = std::function<std::unique_ptr<rocksdb::Iterator>()>;
+  // Returns a new iterator, or the error the cursor fails with (its
+  // keyspace was dropped by the owning transaction).
+  using IteratorFactory = std::function<Result<std::unique_ptr<rocksdb::Iterator>>()>;
 
   // `make` builds a fresh iterator positioned nowhere. `generation`, when not
   // null, is the owning write transaction's change counter: a RocksDB
@@ -45,7 +47,8 @@ class RocksdbCursor final : public Cursor {
 
  private:
   bool Stale() const { return it_ == nullptr || (generation_ && seen_ != *generation_); }
-  void Rebuild();
+  // Replaces the iterator; false (and the cursor failed) if it cannot.
+  bool Rebuild();
   // Records validity, status and (for write transactions) the current key.
   void Settle();
 

@@ -72,7 +72,7 @@ Result<std::unique_ptr<Cursor>> RocksdbReadTxn::NewCursor(const Keyspace& ks) {
   std::shared_ptr<RocksdbColumnFamily> cf = it->second;
   rocksdb::DB* db = store_->db.get();
   const rocksdb::Snapshot* snapshot = snapshot_;
-  auto make = [db, cf, snapshot]() {
+  auto make = [db, cf, snapshot]() -> Result<std::unique_ptr<rocksdb::Iterator>> {
     rocksdb::ReadOptions options;
     options.snapshot = snapshot;
     return std::unique_ptr<rocksdb::Iterator>(db->NewIterator(options, cf->handle()));
@@ -139,7 +139,9 @@ Result<std::unique_ptr<Cursor>> RocksdbWriteTxn::NewCursor(const Keyspace& ks) {
   std::shared_ptr<RocksdbColumnFamily> cf = *found;
   rocksdb::DB* db = store_->db.get();
   rocksdb::WriteBatchWithIndex* batch = &batch_;
-  auto make = [db, cf, batch]() {
+  const ColumnFamilyMap* keyspaces = &keyspaces_;
+  auto make = [db, cf, batch, keyspaces]() -> Result<std::unique_ptr<rocksdb::Iterator>> {
+    if (keyspaces->count(cf->id()) == 0) return Missing(cf->keyspace());
     rocksdb::Iterator* base = db->NewIterator(rocksdb::ReadOptions(), cf->handle());
     return std::unique_ptr<rocksdb::Iterator>(batch->NewIteratorWithBase(cf->handle(), base));
   };

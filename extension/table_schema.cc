@@ -231,8 +231,8 @@ bool IsName(const Token& t) {
 // The words that end a declared type and start a column constraint.
 bool IsConstraintKeyword(std::string_view word) {
   static constexpr std::string_view kWords[] = {
-      "CONSTRAINT", "PRIMARY", "NOT",     "NULL", "UNIQUE",    "CHECK",
-      "DEFAULT",    "COLLATE", "REFERENCES", "AS", "GENERATED",
+      "CONSTRAINT", "PRIMARY", "NOT",        "NULL", "UNIQUE",    "CHECK",
+      "DEFAULT",    "COLLATE", "REFERENCES", "AS",   "GENERATED",
   };
   for (std::string_view w : kWords) {
     if (EqualsIgnoreCase(word, w)) return true;
@@ -242,42 +242,22 @@ bool IsConstraintKeyword(std::string_view word) {
 
 // SQLite's keywords (sqlite3_keyword_name). Some may not appear bare in a type name.
 bool IsSqlKeyword(std::string_view word) {
-  static constexpr std::string_view kKeywords[] = {
-      "ABORT",      "ACTION",       "ADD",          "AFTER",        "ALL",
-      "ALTER",      "ALWAYS",       "ANALYZE",      "AND",          "AS",
-      "ASC",        "ATTACH",       "AUTOINCREMENT", "BEFORE",      "BEGIN",
-      "BETWEEN",    "BY",           "CASCADE",      "CASE",         "CAST",
-      "CHECK",      "COLLATE",      "COLUMN",       "COMMIT",       "CONFLICT",
-      "CONSTRAINT", "CREATE",       "CROSS",        "CURRENT",      "CURRENT_DATE",
-      "CURRENT_TIME", "CURRENT_TIMESTAMP", "DATABASE", "DEFAULT",    "DEFERRABLE",
-      "DEFERRED",   "DELETE",       "DESC",         "DETACH",       "DISTINCT",
-      "DO",         "DROP",         "EACH",         "ELSE",         "END",
-      "ESCAPE",     "EXCEPT",       "EXCLUDE",      "EXCLUSIVE",    "EXISTS",
-      "EXPLAIN",    "FAIL",         "FILTER",       "FIRST",        "FOLLOWING",
-      "FOR",        "FOREIGN",      "FROM",         "FULL",         "GENERATED",
-      "GLOB",       "GROUP",        "GROUPS",       "HAVING",       "IF",
-      "IGNORE",     "IMMEDIATE",    "IN",           "INDEX",        "INDEXED",
-      "INITIALLY",  "INNER",        "INSERT",       "INSTEAD",      "INTERSECT",
-      "INTO",       "IS",           "ISNULL",       "JOIN",         "KEY",
-      "LAST",       "LEFT",         "LIKE",         "LIMIT",        "MATCH",
-      "MATERIALIZED", "NATURAL",    "NO",           "NOT",          "NOTHING",
-      "NOTNULL",    "NULL",         "NULLS",        "OF",           "OFFSET",
-      "ON",         "OR",           "ORDER",        "OTHERS",       "OUTER",
-      "OVER",       "PARTITION",    "PLAN",         "PRAGMA",       "PRECEDING",
-      "PRIMARY",    "QUERY",        "RAISE",        "RANGE",        "RECURSIVE",
-      "REFERENCES", "REGEXP",       "REINDEX",      "RELEASE",      "RENAME",
-      "REPLACE",    "RESTRICT",     "RETURNING",    "RIGHT",        "ROLLBACK",
-      "ROW",        "ROWS",         "SAVEPOINT",    "SELECT",       "SET",
-      "TABLE",      "TEMP",         "TEMPORARY",    "THEN",         "TIES",
-      "TO",         "TRANSACTION",  "TRIGGER",      "UNBOUNDED",    "UNION",
-      "UNIQUE",     "UPDATE",       "USING",        "VACUUM",       "VALUES",
-      "VIEW",       "VIRTUAL",      "WHEN",         "WHERE",        "WINDOW",
-      "WITH",       "WITHOUT",
-  };
-  for (std::string_view k : kKeywords) {
-    if (EqualsIgnoreCase(word, k)) return true;
-  }
-  return false;
+  // Space-separated, with a space at either end, so " WORD " finds whole words.
+  static constexpr std::string_view kKeywords =
+      " ABORT ACTION ADD AFTER ALL ALTER ALWAYS ANALYZE AND AS ASC ATTACH AUTOINCREMENT "
+      "BEFORE BEGIN BETWEEN BY CASCADE CASE CAST CHECK COLLATE COLUMN COMMIT CONFLICT "
+      "CONSTRAINT CREATE CROSS CURRENT CURRENT_DATE CURRENT_TIME CURRENT_TIMESTAMP "
+      "DATABASE DEFAULT DEFERRABLE DEFERRED DELETE DESC DETACH DISTINCT DO DROP EACH ELSE "
+      "END ESCAPE EXCEPT EXCLUDE EXCLUSIVE EXISTS EXPLAIN FAIL FILTER FIRST FOLLOWING FOR "
+      "FOREIGN FROM FULL GENERATED GLOB GROUP GROUPS HAVING IF IGNORE IMMEDIATE IN INDEX "
+      "INDEXED INITIALLY INNER INSERT INSTEAD INTERSECT INTO IS ISNULL JOIN KEY LAST LEFT "
+      "LIKE LIMIT MATCH MATERIALIZED NATURAL NO NOT NOTHING NOTNULL NULL NULLS OF OFFSET "
+      "ON OR ORDER OTHERS OUTER OVER PARTITION PLAN PRAGMA PRECEDING PRIMARY QUERY RAISE "
+      "RANGE RECURSIVE REFERENCES REGEXP REINDEX RELEASE RENAME REPLACE RESTRICT RETURNING "
+      "RIGHT ROLLBACK ROW ROWS SAVEPOINT SELECT SET TABLE TEMP TEMPORARY THEN TIES TO "
+      "TRANSACTION TRIGGER UNBOUNDED UNION UNIQUE UPDATE USING VACUUM VALUES VIEW VIRTUAL "
+      "WHEN WHERE WINDOW WITH WITHOUT ";
+  return kKeywords.find(" " + Upper(word) + " ") != std::string_view::npos;
 }
 
 // SQLite drops a trailing "always" (and "generated" before it) from a
@@ -353,8 +333,8 @@ class Errors {
 // ---------------------------------------------------------------------------
 // Options.
 
-constexpr std::string_view kCommonOptions[] = {"path",        "table",             "readonly",
-                                               "compression", "compression_level", "sync"};
+constexpr std::string_view kCommonOptions[] = {
+    "path", "table", "readonly", "compression", "compression_level", "sync"};
 
 // Splits `name = value` into its name and value text (quotes removed).
 // Returns false when the argument is not an option at all; *malformed is set
@@ -403,8 +383,8 @@ bool SplitOption(std::string_view arg, std::string* name, std::string* value, bo
     return true;
   }
   for (char c : rest) {
-    if (IsSpace(static_cast<unsigned char>(c)) || c == '\'' || c == '"' || c == '(' ||
-        c == ')' || c == '`' || c == '[' || c == ']') {
+    if (IsSpace(static_cast<unsigned char>(c)) || c == '\'' || c == '"' || c == '(' || c == ')' ||
+        c == '`' || c == '[' || c == ']') {
       *malformed = true;
       return true;
     }
@@ -439,8 +419,8 @@ bool ParseLevel(std::string_view text, int* out) {
 }
 
 // Finds the engine called `name` (case-insensitive) or says why there is none.
-Result<const EngineInfo*> FindEngine(const std::vector<EngineInfo>& engines,
-                                     std::string_view name, const Errors& errors) {
+Result<const EngineInfo*> FindEngine(const std::vector<EngineInfo>& engines, std::string_view name,
+                                     const Errors& errors) {
   std::vector<std::string> available;
   for (const EngineInfo& info : engines) {
     if (info.available) available.push_back(info.name);
@@ -745,18 +725,19 @@ Status ResolveKey(TableSchema* schema, const std::vector<ColumnExtra>& extras,
   for (size_t k = 0; k < schema->key_columns.size(); ++k) {
     ColumnDef& column = columns[schema->key_columns[k]];
     if (column.collation != "BINARY") {
-      return errors("unsupported COLLATE " + column.collation + " on key column '" +
-                        column.name + "' in",
-                    extras[schema->key_columns[k]].arg, "key columns compare as BINARY");
+      return errors(
+          "unsupported COLLATE " + column.collation + " on key column '" + column.name + "' in",
+          extras[schema->key_columns[k]].arg, "key columns compare as BINARY");
     }
     column.key_position = static_cast<int>(k);
     column.key_order = orders[k];
   }
   for (size_t i = 0; i < extras.size(); ++i) {
-    bool sole_key = schema->key_columns.size() == 1 && schema->key_columns[0] == static_cast<int>(i);
+    bool sole_key =
+        schema->key_columns.size() == 1 && schema->key_columns[0] == static_cast<int>(i);
     if (extras[i].unique && !sole_key) {
-      return errors("unsupported UNIQUE on a column that is not the primary key in",
-                    extras[i].arg, "only the primary key is unique");
+      return errors("unsupported UNIQUE on a column that is not the primary key in", extras[i].arg,
+                    "only the primary key is unique");
     }
   }
 

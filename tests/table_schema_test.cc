@@ -89,9 +89,9 @@ TEST(TableOptionsTest, EveryCommonOptionIsParsed) {
 
 TEST(TableOptionsTest, ReadonlyAcceptsEachBooleanSpelling) {
   const std::pair<std::string, bool> cases[] = {
-      {"readonly=1", true},     {"readonly=0", false},    {"readonly=true", true},
-      {"readonly=FALSE", false}, {"readonly=on", true},    {"readonly=Off", false},
-      {"readonly='1'", true},   {"readonly = true", true},
+      {"readonly=1", true},      {"readonly=0", false},     {"readonly=true", true},
+      {"readonly=FALSE", false}, {"readonly=on", true},     {"readonly=Off", false},
+      {"readonly='1'", true},    {"readonly = true", true},
   };
   for (const auto& [arg, expected] : cases) {
     Result<ParsedTable> parsed = Parse("btree", {arg});
@@ -150,15 +150,13 @@ TEST(TableOptionsTest, OptionOfAnotherEngineIsUnknown) {
 TEST(TableOptionsTest, RepeatedOptionIsAnError) {
   EXPECT_EQ("btree table \"t\": option given twice 'SYNC=off' (each option may be given once)",
             ErrorOf("btree", {"sync=full", "SYNC=off"}));
-  EXPECT_EQ(
-      "lmdb table \"t\": option given twice 'map_size=2' (each option may be given once)",
-      ErrorOf("lmdb", {"map_size=1", "map_size=2"}));
+  EXPECT_EQ("lmdb table \"t\": option given twice 'map_size=2' (each option may be given once)",
+            ErrorOf("lmdb", {"map_size=1", "map_size=2"}));
 }
 
 TEST(TableOptionsTest, MalformedValueNamesOptionValueAndWhatIsAllowed) {
-  EXPECT_EQ(
-      "btree table \"t\": invalid value for option sync 'fast' (allowed: full, normal, off)",
-      ErrorOf("btree", {"sync=fast"}));
+  EXPECT_EQ("btree table \"t\": invalid value for option sync 'fast' (allowed: full, normal, off)",
+            ErrorOf("btree", {"sync=fast"}));
   EXPECT_EQ(
       "btree table \"t\": invalid value for option readonly '2' (allowed: 0, 1, true, false, "
       "on, off)",
@@ -175,9 +173,8 @@ TEST(TableOptionsTest, MalformedValueNamesOptionValueAndWhatIsAllowed) {
       "btree table \"t\": invalid value for option compression_level '0' (allowed: an "
       "integer from 1 to 19)",
       ErrorOf("btree", {"compression_level=0"}));
-  EXPECT_EQ(
-      "btree table \"t\": invalid value for option compression 'lz4' (allowed: none, zstd)",
-      ErrorOf("btree", {"compression=lz4"}));
+  EXPECT_EQ("btree table \"t\": invalid value for option compression 'lz4' (allowed: none, zstd)",
+            ErrorOf("btree", {"compression=lz4"}));
   EXPECT_EQ("btree table \"t\": invalid value for option path '' (a file or directory name)",
             ErrorOf("btree", {"path=''"}));
   EXPECT_EQ("btree table \"t\": invalid value for option table '' (a keyspace name)",
@@ -192,8 +189,7 @@ TEST(TableOptionsTest, MalformedOptionSyntaxIsAnError) {
             ErrorOf("btree", {"path='a'b"}));
   EXPECT_EQ("btree table \"t\": malformed option 'path='open'" + allowed,
             ErrorOf("btree", {"path='open"}));
-  EXPECT_EQ("btree table \"t\": malformed option 'sync='" + allowed,
-            ErrorOf("btree", {"sync="}));
+  EXPECT_EQ("btree table \"t\": malformed option 'sync='" + allowed, ErrorOf("btree", {"sync="}));
   EXPECT_EQ("btree table \"t\": malformed option 'table=f(x)'" + allowed,
             ErrorOf("btree", {"table=f(x)"}));
 }
@@ -273,8 +269,8 @@ TEST(TableOptionsTest, ErrorNamesTheTable) {
 // Column definitions
 
 TEST(ColumnDefinitionTest, NamesMayBeQuotedInEveryStyle) {
-  TableSchema schema = SchemaOf({"plain", "\"x y\"", "[sq uare]", "`back``tick`", "'single'",
-                                 "\"dq\"\"inside\""});
+  TableSchema schema =
+      SchemaOf({"plain", "\"x y\"", "[sq uare]", "`back``tick`", "'single'", "\"dq\"\"inside\""});
   ASSERT_EQ(6u, schema.columns.size());
   EXPECT_EQ("plain", schema.columns[0].name);
   EXPECT_EQ("x y", schema.columns[1].name);
@@ -286,9 +282,9 @@ TEST(ColumnDefinitionTest, NamesMayBeQuotedInEveryStyle) {
 
 TEST(ColumnDefinitionTest, DeclaredTypeIsKeptAsSqliteRecordsIt) {
   TableSchema schema =
-      SchemaOf({"a", "b VARCHAR(20)", "c DOUBLE PRECISION", "d UNSIGNED BIG INT",
-                "e varchar( 20 )", "f DOUBLE   PRECISION NOT NULL", "g DECIMAL(10, -2)",
-                "h \"my type\"", "i \"my\" \"type\"", "j 'x''y'"});
+      SchemaOf({"a", "b VARCHAR(20)", "c DOUBLE PRECISION", "d UNSIGNED BIG INT", "e varchar( 20 )",
+                "f DOUBLE   PRECISION NOT NULL", "g DECIMAL(10, -2)", "h \"my type\"",
+                "i \"my\" \"type\"", "j 'x''y'"});
   std::vector<std::string> types;
   for (const ColumnDef& c : schema.columns) types.push_back(c.declared_type);
   std::vector<std::string> expected = {"",
@@ -310,9 +306,9 @@ TEST(ColumnDefinitionTest, AffinityFollowsDeclaredType) {
                 "h DOUBLE PRECISION", "i BIGINT", "j DECIMAL(10,2)"});
   std::vector<Affinity> affinities;
   for (const ColumnDef& c : schema.columns) affinities.push_back(c.affinity);
-  std::vector<Affinity> expected = {Affinity::kBlob,    Affinity::kInteger, Affinity::kText,
-                                    Affinity::kBlob,    Affinity::kReal,    Affinity::kNumeric,
-                                    Affinity::kText,    Affinity::kReal,    Affinity::kInteger,
+  std::vector<Affinity> expected = {Affinity::kBlob,   Affinity::kInteger, Affinity::kText,
+                                    Affinity::kBlob,   Affinity::kReal,    Affinity::kNumeric,
+                                    Affinity::kText,   Affinity::kReal,    Affinity::kInteger,
                                     Affinity::kNumeric};
   EXPECT_EQ(expected, affinities);
 }
@@ -353,22 +349,24 @@ TEST(ColumnDefinitionTest, UniqueOnTheSoleKeyColumnIsAccepted) {
 
 TEST(ColumnDefinitionTest, UnsupportedColumnConstraintsAreNamed) {
   const std::string supported = "manifold tables support PRIMARY KEY, NOT NULL, NULL, COLLATE";
-  EXPECT_EQ("btree table \"t\": unsupported CHECK constraint in 'a INT CHECK(a > 0)' (" +
-                supported + ")",
-            ErrorOf("btree", {"a INT CHECK(a > 0)"}));
+  EXPECT_EQ(
+      "btree table \"t\": unsupported CHECK constraint in 'a INT CHECK(a > 0)' (" + supported + ")",
+      ErrorOf("btree", {"a INT CHECK(a > 0)"}));
   EXPECT_EQ(
       "btree table \"t\": unsupported DEFAULT in 'b INT DEFAULT 3' (SQLite passes an omitted "
       "column to a virtual table as NULL, so a default cannot be told apart from an explicit "
       "NULL)",
       ErrorOf("btree", {"a", "b INT DEFAULT 3"}));
-  EXPECT_EQ("btree table \"t\": unsupported REFERENCES (foreign key) in 'p INT REFERENCES "
-            "parent(id)' (" +
-                supported + ")",
-            ErrorOf("btree", {"p INT REFERENCES parent(id)"}));
-  EXPECT_EQ("btree table \"t\": unsupported generated column in 'g INT GENERATED ALWAYS AS "
-            "(1)' (" +
-                supported + ")",
-            ErrorOf("btree", {"g INT GENERATED ALWAYS AS (1)"}));
+  EXPECT_EQ(
+      "btree table \"t\": unsupported REFERENCES (foreign key) in 'p INT REFERENCES "
+      "parent(id)' (" +
+          supported + ")",
+      ErrorOf("btree", {"p INT REFERENCES parent(id)"}));
+  EXPECT_EQ(
+      "btree table \"t\": unsupported generated column in 'g INT GENERATED ALWAYS AS "
+      "(1)' (" +
+          supported + ")",
+      ErrorOf("btree", {"g INT GENERATED ALWAYS AS (1)"}));
   EXPECT_EQ("btree table \"t\": unsupported generated column in 'g AS (a + 1) STORED' (" +
                 supported + ")",
             ErrorOf("btree", {"g AS (a + 1) STORED"}));
@@ -483,10 +481,8 @@ TEST(ColumnDefinitionTest, UnsupportedTableConstraintsAreNamed) {
 }
 
 TEST(ColumnDefinitionTest, SyntaxErrorsQuoteTheArgument) {
-  const std::string expected =
-      " (expected a column definition, PRIMARY KEY(...) or name=value)";
-  EXPECT_EQ("btree table \"t\": unterminated quote in 'a \"TEXT'",
-            ErrorOf("btree", {"a \"TEXT"}));
+  const std::string expected = " (expected a column definition, PRIMARY KEY(...) or name=value)";
+  EXPECT_EQ("btree table \"t\": unterminated quote in 'a \"TEXT'", ErrorOf("btree", {"a \"TEXT"}));
   EXPECT_EQ("btree table \"t\": unterminated quote in '[a'", ErrorOf("btree", {"[a"}));
   EXPECT_EQ("btree table \"t\": malformed number in 'a VARCHAR(20x)'",
             ErrorOf("btree", {"a VARCHAR(20x)"}));
@@ -793,9 +789,8 @@ TEST(DeclareSqlTest, ExactTextForEachKeyKind) {
             SchemaOf({"id INTEGER", "v", "PRIMARY KEY(id DESC)"}).DeclareSql());
   EXPECT_EQ("CREATE TABLE x(\"k\" TEXT NOT NULL, \"v\", PRIMARY KEY(\"k\" DESC)) WITHOUT ROWID",
             SchemaOf({"k TEXT PRIMARY KEY DESC", "v"}).DeclareSql());
-  EXPECT_EQ(
-      "CREATE TABLE x(\"a\" NOT NULL, \"b\" NOT NULL, \"c\", PRIMARY KEY(\"b\" DESC, \"a\"))",
-      SchemaOf({"a", "b", "c", "PRIMARY KEY(b DESC, a)"}).DeclareSql());
+  EXPECT_EQ("CREATE TABLE x(\"a\" NOT NULL, \"b\" NOT NULL, \"c\", PRIMARY KEY(\"b\" DESC, \"a\"))",
+            SchemaOf({"a", "b", "c", "PRIMARY KEY(b DESC, a)"}).DeclareSql());
   EXPECT_EQ(
       "CREATE TABLE x(\"key\" BLOB NOT NULL, \"value\" BLOB, PRIMARY KEY(\"key\")) WITHOUT ROWID",
       SchemaOf({}).DeclareSql());
@@ -822,8 +817,8 @@ TEST(DeclareSqlTest, TypesHoldingKeywordsAreDeclaredSoSqliteReadsThemBack) {
 }
 
 TEST(DeclareSqlTest, GeneratedAlwaysRemnantIsDroppedFromTheTypeAsSqliteDoes) {
-  for (std::string_view arg : {"a VERYLONGTYPENAME always", "a some type always",
-                               "a short always", "a \"a long quoted always\""}) {
+  for (std::string_view arg : {"a VERYLONGTYPENAME always", "a some type always", "a short always",
+                               "a \"a long quoted always\""}) {
     TableSchema schema = SchemaOf({arg});
     Db db;
     ASSERT_EQ("", db.Exec(schema.DeclareSql())) << schema.DeclareSql();
@@ -853,8 +848,9 @@ void KeyIsRowidAlias(Db& db, const std::string& table, const TableSchema& schema
   }
   sqlite3_stmt* stmt = nullptr;
   std::string key = schema.columns[schema.key_columns[0]].name;
-  ASSERT_EQ(SQLITE_OK, sqlite3_prepare_v2(db.get(), ("SELECT \"" + key + "\" FROM " + table).c_str(),
-                                          -1, &stmt, nullptr));
+  ASSERT_EQ(SQLITE_OK,
+            sqlite3_prepare_v2(db.get(), ("SELECT \"" + key + "\" FROM " + table).c_str(), -1,
+                               &stmt, nullptr));
   ASSERT_EQ(SQLITE_ROW, sqlite3_step(stmt));
   *alias = sqlite3_column_type(stmt, 0) == SQLITE_INTEGER && sqlite3_column_int64(stmt, 0) == 42;
   sqlite3_finalize(stmt);
@@ -897,19 +893,19 @@ TEST(FingerprintTest, SameDeclarationGivesSameFingerprint) {
 TEST(FingerprintTest, EveryPartOfTheDeclarationChangesIt) {
   const std::vector<std::vector<std::string_view>> variants = {
       {"a TEXT", "b INT", "PRIMARY KEY(a)"},
-      {"A TEXT", "b INT", "PRIMARY KEY(a)"},            // name case
-      {"a TEXT", "b INTEGER", "PRIMARY KEY(a)"},        // type
-      {"a TEXT", "b INT NOT NULL", "PRIMARY KEY(a)"},   // NOT NULL
+      {"A TEXT", "b INT", "PRIMARY KEY(a)"},                 // name case
+      {"a TEXT", "b INTEGER", "PRIMARY KEY(a)"},             // type
+      {"a TEXT", "b INT NOT NULL", "PRIMARY KEY(a)"},        // NOT NULL
       {"a TEXT", "b INT COLLATE NOCASE", "PRIMARY KEY(a)"},  // collation
-      {"a TEXT", "b INT", "PRIMARY KEY(a DESC)"},       // key order
-      {"a TEXT", "b INT", "PRIMARY KEY(a, b)"},         // key columns
-      {"a TEXT", "b INT", "PRIMARY KEY(b, a)"},         // key column order
-      {"a TEXT", "b INT"},                              // no key
-      {"b INT", "a TEXT", "PRIMARY KEY(a)"},            // column order
-      {"a TEXT", "b INT", "c", "PRIMARY KEY(a)"},       // one more column
-      {"a text", "b INT", "PRIMARY KEY(a)"},            // type case
-      {},                                               // raw
-      {"key BLOB PRIMARY KEY", "value BLOB"},           // raw look-alike
+      {"a TEXT", "b INT", "PRIMARY KEY(a DESC)"},            // key order
+      {"a TEXT", "b INT", "PRIMARY KEY(a, b)"},              // key columns
+      {"a TEXT", "b INT", "PRIMARY KEY(b, a)"},              // key column order
+      {"a TEXT", "b INT"},                                   // no key
+      {"b INT", "a TEXT", "PRIMARY KEY(a)"},                 // column order
+      {"a TEXT", "b INT", "c", "PRIMARY KEY(a)"},            // one more column
+      {"a text", "b INT", "PRIMARY KEY(a)"},                 // type case
+      {},                                                    // raw
+      {"key BLOB PRIMARY KEY", "value BLOB"},                // raw look-alike
   };
   std::set<std::string> fingerprints;
   for (const auto& args : variants) {
@@ -937,14 +933,71 @@ TEST(RobustnessTest, RandomArgumentsNeverCrashAndAcceptedOnesDeclareValidSql) {
   std::mt19937 rng(seed);
   const int iterations = std::getenv("MANIFOLD_LONG") ? 200000 : 5000;
   static const char* const kPieces[] = {
-      "a",       "b",      "k",      " ",      "  ",       "(",      ")",       ",",
-      "=",       "'",      "\"",     "[",      "]",        "`",      "--",      "/*",
-      "*/",      "\n",     "PRIMARY", "KEY",   "NOT",      "NULL",   "COLLATE", "NOCASE",
-      "BINARY",  "DESC",   "ASC",    "INTEGER", "TEXT",    "INT",    "VARCHAR", "20",
-      "-",       "+",      "1e5",    "0x1F",   "UNIQUE",   "CHECK",  "DEFAULT", "CONSTRAINT",
-      "ON",      "CONFLICT", "AUTOINCREMENT", "path", "sync", "map_size", "engine", "off",
-      "é",       "\xff",   "\x80",   "''",     "\"\"",     ".",      "x y",     "AS",
-      "always",  "hidden",  "GENERATED", "ON",    "SELECT", "KEY",      "FOREIGN", "REFERENCES", "x",
+      "a",
+      "b",
+      "k",
+      " ",
+      "  ",
+      "(",
+      ")",
+      ",",
+      "=",
+      "'",
+      "\"",
+      "[",
+      "]",
+      "`",
+      "--",
+      "/*",
+      "*/",
+      "\n",
+      "PRIMARY",
+      "KEY",
+      "NOT",
+      "NULL",
+      "COLLATE",
+      "NOCASE",
+      "BINARY",
+      "DESC",
+      "ASC",
+      "INTEGER",
+      "TEXT",
+      "INT",
+      "VARCHAR",
+      "20",
+      "-",
+      "+",
+      "1e5",
+      "0x1F",
+      "UNIQUE",
+      "CHECK",
+      "DEFAULT",
+      "CONSTRAINT",
+      "ON",
+      "CONFLICT",
+      "AUTOINCREMENT",
+      "path",
+      "sync",
+      "map_size",
+      "engine",
+      "off",
+      "é",
+      "\xff",
+      "\x80",
+      "''",
+      "\"\"",
+      ".",
+      "x y",
+      "AS",
+      "always",
+      "hidden",
+      "GENERATED",
+      "ON",
+      "SELECT",
+      "KEY",
+      "FOREIGN",
+      "REFERENCES",
+      "x",
   };
   int accepted = 0;
   Db db;
@@ -976,11 +1029,12 @@ TEST(RobustnessTest, RandomArgumentsNeverCrashAndAcceptedOnesDeclareValidSql) {
     ASSERT_FALSE(schema.columns.empty());
     declare = schema.DeclareSql();
     ASSERT_EQ("", db.Exec("CREATE VIRTUAL TABLE x USING probe()")) << declare << "\nfrom args:\n"
-                                    << [&] {
-                                         std::string all;
-                                         for (auto& a : owned) all += "[" + a + "]\n";
-                                         return all;
-                                       }();
+                                                                   << [&] {
+                                                                        std::string all;
+                                                                        for (auto& a : owned)
+                                                                          all += "[" + a + "]\n";
+                                                                        return all;
+                                                                      }();
     std::vector<std::string> described = db.Describe("x");
     ASSERT_EQ(schema.columns.size(), described.size()) << declare;
     for (size_t i = 0; i < described.size(); ++i) {

@@ -25,6 +25,12 @@ std::string CatalogName(const Table& table) {
 // Runs `sql` with text parameters; calls `row` for each result row.
 template <typename Row>
 int Run(sqlite3* db, const std::string& sql, const std::vector<std::string>& params, Row&& row) {
+  // DDL must not disturb last_insert_rowid(), which our own INSERTs would.
+  struct KeepRowid {
+    sqlite3* db;
+    sqlite3_int64 rowid;
+    ~KeepRowid() { sqlite3_set_last_insert_rowid(db, rowid); }
+  } keep{db, sqlite3_last_insert_rowid(db)};
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
   if (rc != SQLITE_OK) return rc;
@@ -123,11 +129,26 @@ const char kCreateCatalog[] =
 
 Status CatalogBeforeCreate(Table& table) {
   sqlite3* db = table.connection().db();
-  if (sqlite3_get_autocommit(db)) {
-    ProcessCommittedDrops(table);
-    return Status::OK();
-  }
+  if (sqlite3_get_autocommit(db)) ProcessCommittedDrops(table);
   if (!CatalogExists(table)) return Status::OK();
+  // A renamed table keeps its keyspace, and a dropped one keeps it until the
+  // drop commits; a new table that would default to such a keyspace gets a
+  // fresh one ("t_2", ...) instead of its data.
+  if (!table.keyspace_explicit()) {
+    const std::string base = table.keyspace_name();
+    for (int n = 2; n < 10000; ++n) {
+      bool used = false;
+      Run(db,
+          "SELECT 1 FROM " + CatalogName(table) +
+              " WHERE engine = ? AND path = ? AND keyspace = ? AND "
+              "(dropped = 1 OR name <> ? COLLATE NOCASE)",
+          {table.options().engine, table.store_path(), table.keyspace_name(), table.name()},
+          [&](sqlite3_stmt*) { used = true; });
+      if (!used) break;
+      table.set_keyspace_name(base + "_" + std::to_string(n));
+    }
+  }
+  if (sqlite3_get_autocommit(db)) return Status::OK();
   bool pending = false;
   Run(db,
       "SELECT 1 FROM " + CatalogName(table) +

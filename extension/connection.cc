@@ -30,6 +30,7 @@ Result<std::shared_ptr<StoreSession>> Connection::Session(const std::string& eng
   auto session = std::make_shared<StoreSession>(engine + " store '" + options.path + "'",
                                                 std::move(*opened));
   sessions_[key] = session;
+  if (!session->engine().capabilities().persistent) pinned_.push_back(session);
   return session;
 }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "manifold/engine.h"
 #include "sqlite_api.h"
@@ -46,6 +47,10 @@ class Connection {
  private:
   sqlite3* db_;
   std::map<std::string, std::weak_ptr<StoreSession>> sessions_;
+  // Stores of engines that are not persistent live only while opened: the
+  // connection keeps them open, so that SQLite reconnecting its tables (after
+  // a rolled-back schema change) does not lose their data.
+  std::vector<std::shared_ptr<StoreSession>> pinned_;
   std::multimap<std::string, Table*> tables_;  // key: lower-case name
 };
 

@@ -32,7 +32,11 @@ Status StoreSession::Begin(std::chrono::milliseconds wait) {
     Result<std::unique_ptr<WriteTxn>> txn = engine_->BeginWrite(wait);
     if (!txn.ok()) return txn.status();
     write_ = std::move(*txn);
-    open_levels_.clear();
+    // SQLite's level -1 is the start of the transaction (ROLLBACK TO the
+    // savepoint that began it): engine levels are SQLite's plus one, and
+    // engine level 0 marks the start.
+    open_levels_.assign(1, -1);
+    MANIFOLD_RETURN_IF_ERROR(write_->Savepoint(0));
   }
   ++joined_;
   return Status::OK();
@@ -67,13 +71,13 @@ Status StoreSession::Savepoint(int level) {
   if (!open_levels_.empty() && open_levels_.back() == level) return Status::OK();
   while (!open_levels_.empty() && open_levels_.back() >= level) open_levels_.pop_back();
   open_levels_.push_back(level);
-  return write_->Savepoint(level);
+  return write_->Savepoint(level + 1);
 }
 
 Status StoreSession::Release(int level) {
   if (write_ == nullptr) return Status::OK();
   while (!open_levels_.empty() && open_levels_.back() >= level) open_levels_.pop_back();
-  return write_->Release(level);
+  return write_->Release(level + 1);
 }
 
 Status StoreSession::RollbackTo(int level) {
@@ -87,7 +91,7 @@ Status StoreSession::RollbackTo(int level) {
       break;
     }
   }
-  return write_->RollbackTo(level);
+  return write_->RollbackTo(level + 1);
 }
 
 Result<std::shared_ptr<ReadTxn>> StoreSession::Snapshot() {

@@ -55,8 +55,9 @@ class StoreSession {
   // Rolls back the transaction (if still live) and leaves it (xRollback).
   void RollbackAndLeave();
 
-  // Savepoints with SQLite's level numbers. Several tables pass the same level
-  // in turn: a level already open at the top is not marked again.
+  // Savepoints with SQLite's level numbers (-1: the start of the
+  // transaction). Several tables pass the same level in turn: a level already
+  // open at the top is not marked again.
   Status Savepoint(int level);
   Status Release(int level);
   Status RollbackTo(int level);

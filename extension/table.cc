@@ -466,10 +466,11 @@ Status Table::NewRowid(WriteTxn& txn, int64_t* rowid) {
 Status Table::Update(int argc, sqlite3_value** argv, sqlite3_int64* rowid) {
   if (options_.read_only) return Status::ReadOnly("the store is read-only");
   MANIFOLD_RETURN_IF_ERROR(EnsureOpen());
+  // A table created in this transaction is in SQLite's transaction without
+  // an xBegin (sqlite3VtabCallCreate adds it directly): join at first write.
+  if (!in_transaction_) MANIFOLD_RETURN_IF_ERROR(Begin());
   WriteTxn* txn = session_->write_txn();
-  if (txn == nullptr || !in_transaction_) {
-    return Status::Internal("write outside a transaction (xBegin was not called)");
-  }
+  if (txn == nullptr) return Status::Internal("write outside a transaction");
   std::string old_key;
   if (sqlite3_value_type(argv[0]) != SQLITE_NULL) {
     MANIFOLD_RETURN_IF_ERROR(KeyOfOldRow(argv[0], &old_key));
@@ -511,7 +512,7 @@ Status Table::WriteRow(sqlite3_value** argv, int argc, bool insert, const std::s
     bool required = column.not_null || schema.raw ||
                     (!rowid_keyed() && column.key_position >= 0);
     if (!required) continue;
-    if (on_conflict == SQLITE_IGNORE) return Status::OK();
+    // Under OR IGNORE, SQLite turns the constraint error into a skipped row.
     return Status::Constraint("NOT NULL constraint failed: " + name_ + "." + column.name);
   }
 
@@ -558,7 +559,6 @@ Status Table::WriteRow(sqlite3_value** argv, int argc, bool insert, const std::s
     std::string existing;
     Status s = txn.Get(keyspace_, key, &existing);
     if (s.ok()) {
-      if (on_conflict == SQLITE_IGNORE) return Status::OK();
       if (on_conflict != SQLITE_REPLACE) {
         return Status::Constraint("UNIQUE constraint failed: " + unique_columns);
       }

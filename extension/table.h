@@ -68,6 +68,8 @@ class Table : public sqlite3_vtab {
   // keyspace), once.
   Status ResolveKeyspace();
   void set_keyspace_name(std::string name) { keyspace_name_ = std::move(name); }
+  // True when the keyspace was named by table=, not defaulted to the name.
+  bool keyspace_explicit() const { return !parsed_.options.keyspace.empty(); }
   // Removes the keyspace and its fingerprint (DROP TABLE).
   Status DropStorage();
   // The table was renamed to `new_name` (the keyspace stays).

@@ -112,6 +112,7 @@ class BtreeCursor final : public Cursor {
     Position([&](uint64_t root) { return SeekBefore(root, target, /*inclusive=*/true); });
   }
   void Next() override {
+    if (!valid_) return;  // keeps the error of a failed value()
     if (!Stale()) {
       Position([&](uint64_t) { return path_.Next(*pages_); });
       return;
@@ -125,6 +126,7 @@ class BtreeCursor final : public Cursor {
     });
   }
   void Prev() override {
+    if (!valid_) return;
     if (!Stale()) {
       Position([&](uint64_t) { return path_.Prev(*pages_); });
       return;

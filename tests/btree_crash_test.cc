@@ -1,0 +1,366 @@
+// Crash safety of the btree engine. A fault-injecting File (the engine's own
+// I/O seam) fails every operation from the Nth on; the file a crash leaves
+// behind keeps every synced byte, a random subset of the unsynced writes and
+// a torn prefix of the write in flight. For every N in a commit sequence the
+// reopened store must equal one committed state, at least the last one
+// acknowledged. A second test kills a committing child process with SIGKILL.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+
+#include "btree/btree_engine.h"
+#include "btree/file.h"
+#include "conformance_util.h"
+#include "manifold/engine.h"
+
+namespace manifold {
+namespace {
+
+using ::manifold::testing::LongMode;
+using ::manifold::testing::Scan;
+using ::manifold::testing::TempDir;
+using ::manifold::testing::TestSeed;
+using State = std::map<std::string, std::string>;  // the keyspace "ks"; absent: no keyspace
+
+constexpr std::chrono::milliseconds kWait{1000};
+
+// The simulated disk behind FaultFile: what the OS shows now (`mem`), what an
+// fsync has made durable, and the writes in between.
+struct Disk {
+  static constexpr size_t kCapacity = 8 << 20;
+  std::unique_ptr<uint8_t[]> mem{new uint8_t[kCapacity]()};
+  uint64_t size = 0;
+  std::string durable;
+  struct Write {
+    uint64_t offset;
+    std::string data;
+  };
+  std::vector<Write> unsynced;
+  std::optional<Write> torn;  // the part of the crashing write that landed
+  int64_t ops = 0;
+  int64_t crash_at = -1;  // fail from this operation on; -1: never
+  bool crashed = false;
+
+  // Counts an operation; true when it must fail.
+  bool Fails() {
+    if (crashed) return true;
+    if (++ops == crash_at) crashed = true;
+    return crashed;
+  }
+
+  // The file after a power loss: durable bytes, some unsynced writes, the torn one.
+  std::string PowerLossImage(std::mt19937_64& rng) const {
+    std::string image = durable;
+    auto apply = [&image](const Write& w) {
+      if (image.size() < w.offset + w.data.size()) image.resize(w.offset + w.data.size(), '\0');
+      std::memcpy(image.data() + w.offset, w.data.data(), w.data.size());
+    };
+    for (const Write& w : unsynced) {
+      if (rng() % 2 == 0) apply(w);
+    }
+    if (torn) apply(*torn);
+    return image;
+  }
+
+  // The file after the process dies: every completed write is in the page cache.
+  std::string ProcessCrashImage() const {
+    return std::string(reinterpret_cast<const char*>(mem.get()), size);
+  }
+};
+
+class DiskMapping final : public btree::Mapping {
+ public:
+  DiskMapping(std::shared_ptr<Disk> disk, uint64_t size) : disk_(std::move(disk)), size_(size) {}
+  const uint8_t* data() const override { return disk_->mem.get(); }
+  uint64_t size() const override { return size_; }
+
+ private:
+  std::shared_ptr<Disk> disk_;
+  uint64_t size_;
+};
+
+class FaultFile final : public btree::File {
+ public:
+  explicit FaultFile(std::shared_ptr<Disk> disk) : disk_(std::move(disk)) {}
+
+  Status Read(uint64_t offset, size_t n, uint8_t* dst) override {
+    if (offset + n > disk_->size) return Status::Corruption("read past the end");
+    std::memcpy(dst, disk_->mem.get() + offset, n);
+    return Status::OK();
+  }
+  Status Write(uint64_t offset, std::string_view data) override {
+    if (offset + data.size() > Disk::kCapacity) return Status::Full("test disk is full");
+    if (disk_->Fails()) {
+      if (disk_->ops == disk_->crash_at && !data.empty()) {
+        disk_->torn = Disk::Write{offset, std::string(data.substr(0, data.size() / 2 + 1))};
+      }
+      return Status::IOError("simulated crash");
+    }
+    std::memcpy(disk_->mem.get() + offset, data.data(), data.size());
+    disk_->size = std::max<uint64_t>(disk_->size, offset + data.size());
+    disk_->unsynced.push_back({offset, std::string(data)});
+    return Status::OK();
+  }
+  Status Sync() override {
+    if (disk_->Fails()) return Status::IOError("simulated crash");
+    disk_->durable = disk_->ProcessCrashImage();
+    disk_->unsynced.clear();
+    return Status::OK();
+  }
+  Status Truncate(uint64_t size) override {
+    if (size > Disk::kCapacity) return Status::Full("test disk is full");
+    if (disk_->Fails()) return Status::IOError("simulated crash");
+    if (size < disk_->size) std::memset(disk_->mem.get() + size, 0, disk_->size - size);
+    disk_->size = size;
+    return Status::OK();
+  }
+  Result<uint64_t> Size() override { return disk_->size; }
+  Result<std::shared_ptr<const btree::Mapping>> Map(uint64_t size) override {
+    return std::shared_ptr<const btree::Mapping>(std::make_shared<DiskMapping>(disk_, size));
+  }
+  Status Lock(bool) override { return Status::OK(); }
+
+ private:
+  std::shared_ptr<Disk> disk_;
+};
+
+// One transaction of the scripted workload.
+struct Step {
+  std::vector<std::pair<std::string, std::optional<std::string>>> edits;  // nullopt: delete
+};
+
+std::vector<Step> MakeScript(uint64_t seed, int commits) {
+  std::mt19937_64 rng(seed);
+  std::vector<Step> script(commits);
+  for (int c = 0; c < commits; ++c) {
+    for (int e = 0; e < 25; ++e) {
+      std::string key = "key" + std::to_string(rng() % 80);
+      if (rng() % 4 == 0) {
+        script[c].edits.push_back({key, std::nullopt});
+      } else {
+        size_t len = rng() % 10 == 0 ? 1500 + rng() % 2000 : rng() % 120;
+        std::string value(len, static_cast<char>('a' + c % 26));
+        if (!value.empty()) value[0] = static_cast<char>(e);
+        script[c].edits.push_back({key, value});
+      }
+    }
+  }
+  return script;
+}
+
+std::vector<std::optional<State>> StatesOf(const std::vector<Step>& script) {
+  std::vector<std::optional<State>> states{std::nullopt};
+  State state;
+  for (const Step& step : script) {
+    for (const auto& [key, value] : step.edits) {
+      if (value) {
+        state[key] = *value;
+      } else {
+        state.erase(key);
+      }
+    }
+    states.push_back(state);
+  }
+  return states;
+}
+
+// Runs the script until a commit fails; returns how many were acknowledged,
+// or -1 if the store could not even be created.
+int RunScript(const std::vector<Step>& script, std::shared_ptr<Disk> disk, SyncMode sync) {
+  Options options;
+  options.path = "fault-file";
+  options.create_if_missing = true;
+  options.sync = sync;
+  options.engine_options["page_size"] = "512";
+  Result<std::unique_ptr<Engine>> engine =
+      OpenBtreeEngineOnFile(options, std::make_unique<FaultFile>(disk));
+  if (!engine.ok()) return -1;
+  int acknowledged = 0;
+  for (const Step& step : script) {
+    Result<std::unique_ptr<WriteTxn>> txn = (*engine)->BeginWrite(kWait);
+    if (!txn.ok()) break;
+    Result<Keyspace> ks = (*txn)->CreateKeyspace("ks");
+    if (!ks.ok()) break;
+    bool failed = false;
+    for (const auto& [key, value] : step.edits) {
+      Status s = value ? (*txn)->Put(*ks, key, *value) : (*txn)->Delete(*ks, key);
+      if (!s.ok()) failed = true;
+    }
+    if (failed || !(*txn)->Commit().ok()) break;
+    ++acknowledged;
+  }
+  return acknowledged;
+}
+
+// Reads the store at path: nullopt when it has no keyspace "ks".
+Result<std::optional<State>> ReadState(const std::string& path) {
+  Options options;
+  options.path = path;
+  options.read_only = true;
+  Result<std::unique_ptr<Engine>> engine = OpenBtreeEngine(options);
+  if (!engine.ok()) return engine.status();
+  Result<std::unique_ptr<ReadTxn>> txn = (*engine)->BeginRead();
+  if (!txn.ok()) return txn.status();
+  Result<Keyspace> ks = (*txn)->OpenKeyspace("ks");
+  if (ks.status().IsNotFound()) return std::optional<State>();
+  if (!ks.ok()) return ks.status();
+  State state;
+  for (auto& [k, v] : Scan(**txn, *ks)) {
+    if (k == "<error>") return Status::Corruption(v);
+    state[k] = v;
+  }
+  return std::optional<State>(state);
+}
+
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+class BtreeCrashTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty());
+    path_ = dir_.path() + "/crashed.btree";
+  }
+
+  // Crashes the script at every operation; checks each image with `verify`.
+  void CrashEverywhere(SyncMode sync, bool power_loss) {
+    const uint64_t seed = TestSeed(42);
+    SCOPED_TRACE("seed " + std::to_string(seed) + " (MANIFOLD_SEED to repeat)");
+    const std::vector<Step> script = MakeScript(seed, LongMode() ? 40 : 10);
+    const auto states = StatesOf(script);
+    auto dry = std::make_shared<Disk>();
+    ASSERT_EQ(RunScript(script, dry, sync), static_cast<int>(script.size()));
+    const int64_t total_ops = dry->ops;
+    ASSERT_GT(total_ops, static_cast<int64_t>(script.size()));
+    std::mt19937_64 rng(seed);
+    for (int64_t n = 1; n <= total_ops; ++n) {
+      SCOPED_TRACE("crash at operation " + std::to_string(n) + " of " + std::to_string(total_ops));
+      auto disk = std::make_shared<Disk>();
+      disk->crash_at = n;
+      const int acknowledged = RunScript(script, disk, sync);
+      WriteFile(path_, power_loss ? disk->PowerLossImage(rng) : disk->ProcessCrashImage());
+      Result<std::optional<State>> state = ReadState(path_);
+      if (acknowledged < 0) {
+        // Crashed while creating the store: nothing was promised.
+        if (state.ok()) {
+          EXPECT_FALSE(state->has_value());
+        } else {
+          EXPECT_EQ(state.status().code(), Status::Code::kCorruption) << state.status().ToString();
+        }
+        continue;
+      }
+      ASSERT_TRUE(state.ok()) << state.status().ToString();
+      // The state is the last acknowledged commit, or the one in flight.
+      const bool is_acked = *state == states[acknowledged];
+      const bool is_next = acknowledged + 1 < static_cast<int>(states.size()) &&
+                           *state == states[acknowledged + 1];
+      EXPECT_TRUE(is_acked || is_next) << "acknowledged " << acknowledged;
+      EXPECT_OK(CheckBtreeFile(path_));
+    }
+  }
+
+  TempDir dir_;
+  std::string path_;
+};
+
+TEST_F(BtreeCrashTest, PowerLossAtAnyOperationKeepsTheLastAcknowledgedCommitUnderSyncFull) {
+  CrashEverywhere(SyncMode::kFull, /*power_loss=*/true);
+}
+
+TEST_F(BtreeCrashTest, ProcessCrashAtAnyOperationKeepsTheLastAcknowledgedCommitUnderSyncNormal) {
+  CrashEverywhere(SyncMode::kNormal, /*power_loss=*/false);
+}
+
+TEST_F(BtreeCrashTest, KilledWriterLosesNoAcknowledgedCommit) {
+  const uint64_t seed = TestSeed(99);
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (MANIFOLD_SEED to repeat)");
+  std::mt19937_64 rng(seed);
+  const std::string path = dir_.path() + "/killed.btree";
+  std::set<uint32_t> acknowledged;
+  uint32_t next = 1;
+  const int kills = LongMode() ? 200 : 30;
+  for (int round = 0; round < kills; ++round) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const uint32_t first = next;
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::close(fds[0]);
+      Options options;
+      options.path = path;
+      options.create_if_missing = true;
+      options.sync = SyncMode::kNormal;
+      Result<std::unique_ptr<Engine>> engine = OpenBtreeEngine(options);
+      if (!engine.ok()) ::_exit(2);
+      for (uint32_t n = first;; ++n) {
+        Result<std::unique_ptr<WriteTxn>> txn = (*engine)->BeginWrite(kWait);
+        if (!txn.ok()) ::_exit(3);
+        Result<Keyspace> ks = (*txn)->CreateKeyspace("numbers");
+        if (!ks.ok()) ::_exit(4);
+        char key[16];
+        std::snprintf(key, sizeof(key), "%010u", n);
+        // Some values overflow, so commits touch overflow pages too.
+        std::string value(n % 7 == 0 ? 5000 : 16, static_cast<char>('0' + n % 10));
+        if (!(*txn)->Put(*ks, key, value).ok() || !(*txn)->Commit().ok()) ::_exit(5);
+        if (::write(fds[1], &n, sizeof(n)) != static_cast<ssize_t>(sizeof(n))) ::_exit(6);
+      }
+    }
+    ::close(fds[1]);
+    // Let the child acknowledge a random number of commits, then kill it
+    // wherever it is.
+    const uint32_t wait_for = 1 + static_cast<uint32_t>(rng() % 40);
+    uint32_t n;
+    uint32_t got = 0;
+    while (got < wait_for && ::read(fds[0], &n, sizeof(n)) == static_cast<ssize_t>(sizeof(n))) {
+      acknowledged.insert(n);
+      ++got;
+    }
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    while (::read(fds[0], &n, sizeof(n)) == static_cast<ssize_t>(sizeof(n))) acknowledged.insert(n);
+    ::close(fds[0]);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the child stopped by itself with status "
+                                     << WEXITSTATUS(status);
+    ASSERT_FALSE(acknowledged.empty());
+    next = *acknowledged.rbegin() + 1;
+
+    Options options;
+    options.path = path;
+    Result<std::unique_ptr<Engine>> engine = OpenBtreeEngine(options);
+    ASSERT_TRUE(engine.ok()) << "round " << round << ": " << engine.status().ToString();
+    {
+      Result<std::unique_ptr<ReadTxn>> txn = (*engine)->BeginRead();
+      ASSERT_TRUE(txn.ok());
+      Result<Keyspace> ks = (*txn)->OpenKeyspace("numbers");
+      ASSERT_TRUE(ks.ok()) << ks.status().ToString();
+      std::set<uint32_t> present;
+      for (auto& [k, v] : Scan(**txn, *ks)) {
+        ASSERT_NE(k, "<error>") << v;
+        present.insert(static_cast<uint32_t>(std::stoul(k)));
+      }
+      for (uint32_t a : acknowledged) {
+        ASSERT_TRUE(present.count(a)) << "round " << round << ": acknowledged commit " << a
+                                      << " is missing";
+      }
+      // The commit in flight may have landed; nothing beyond it.
+      ASSERT_LE(*present.rbegin(), next);
+      next = *present.rbegin() + 1;
+    }
+    engine->reset();
+    ASSERT_OK(CheckBtreeFile(path));
+  }
+}
+
+}  // namespace
+}  // namespace manifold

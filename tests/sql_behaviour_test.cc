@@ -419,9 +419,8 @@ TEST_P(SqlBehaviour, StatsReportTheEngineKeyspaceAndRowCount) {
 TEST_P(SqlBehaviour, CompactReportsBytesAndKeepsTheData) {
   Connection db(DbPath());
   ASSERT_SQL_OK(db, Create("t", "a INTEGER PRIMARY KEY, b", PathOption()));
-  for (int i = 0; i < 200; ++i) {
-    ASSERT_SQL_OK(db, "INSERT INTO t VALUES (" + std::to_string(i) + ", randomblob(100))");
-  }
+  ASSERT_SQL_OK(db, "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 199) "
+                    "INSERT INTO t SELECT i, randomblob(100) FROM n");
   ASSERT_SQL_OK(db, "DELETE FROM t WHERE a % 2 = 0");
   EXPECT_EQ("integer 1 | text 'integer' | text 'integer'",
             Query(db, "SELECT json_valid(s), json_type(s, '$.bytes_before'), "

@@ -771,6 +771,19 @@ TEST_P(SqlDifferential, ManifoldModuleWithEngineOptionBehavesAsNative) {
   }));
 }
 
+TEST_P(SqlDifferential, DdlKeepsChangesAndLastInsertRowid) {
+  // Python's cursor.lastrowid and the shell's changes() read these after any
+  // statement; creating or dropping a table must not disturb them.
+  ASSERT_TRUE(o_.CreateTable("t", "a INTEGER PRIMARY KEY, b"));
+  EXPECT_TRUE(o_.Check("INSERT INTO t VALUES (6, 'x')"));
+  ASSERT_TRUE(o_.CreateTable("u", "a"));
+  EXPECT_TRUE(o_.Check("SELECT changes(), last_insert_rowid()"));
+  ASSERT_TRUE(o_.Both("ALTER TABLE u RENAME TO w"));
+  EXPECT_TRUE(o_.Check("SELECT changes(), last_insert_rowid()"));
+  ASSERT_TRUE(o_.Both("DROP TABLE w"));
+  EXPECT_TRUE(o_.Check("SELECT changes(), last_insert_rowid()"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, SqlDifferential, ValuesIn(EnginesUnderTest()), EngineName());
 INSTANTIATE_TEST_SUITE_P(
     Engines, SqlSingleKey,

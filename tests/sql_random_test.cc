@@ -289,8 +289,7 @@ TEST_P(SqlRandom, RandomStatementsMatchNativeTables) {
   for (int round = 0; round < rounds; ++round) {
     Schema schema = random.NewSchema();
     SqlOracle o(GetParam());
-    // sync=off: durability is not under test here, and fsyncs would dominate.
-    ASSERT_TRUE(o.CreateTable("t", schema.Declaration(), "sync=off"))
+    ASSERT_TRUE(o.CreateTable("t", schema.Declaration()))
         << "seed " << seed << " round " << round;
     ASSERT_TRUE(o.Both("CREATE TABLE o(k, v); INSERT INTO o VALUES (1, 1), (2, 2), ('a', 3), "
                        "(2.5, 4), (x'00', 5), (NULL, 6), ('2', 7)"));

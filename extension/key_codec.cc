@@ -184,7 +184,12 @@ Status Parse(std::string_view* in, SortOrder order, Value* out) {
   in->remove_prefix(1);
   switch (tag) {
     case kTagNull:
-      if (out != nullptr) *out = Value{};
+      if (out != nullptr) {
+        out->type = ValueType::kNull;
+        out->i = 0;
+        out->r = 0.0;
+        out->bytes.clear();  // keeps its capacity for the next component
+      }
       return Status::OK();
     case kTagNumber:
       return ParseNumber(in, order, out);

@@ -489,7 +489,7 @@ class BtreeWriteTxn final : public WriteTxn {
   }
 
   Result<std::shared_ptr<KeyspaceState>> Find(std::string_view name) {
-    auto it = keyspaces_.find(std::string(name));
+    auto it = keyspaces_.find(name);
     if (it != keyspaces_.end()) return it->second;
     auto ks = std::make_shared<KeyspaceState>();
     MANIFOLD_RETURN_IF_ERROR(LookupKeyspace(mutator_->pages(), meta_.catalog_root, name, ks.get()));
@@ -521,7 +521,7 @@ class BtreeWriteTxn final : public WriteTxn {
   Snapshot base_;
   Meta meta_;
   std::unique_ptr<Mutator> mutator_;
-  std::map<std::string, std::shared_ptr<KeyspaceState>> keyspaces_;
+  std::map<std::string, std::shared_ptr<KeyspaceState>, std::less<>> keyspaces_;
   std::vector<Saved> savepoints_;
   uint64_t version_ = 1;
 };

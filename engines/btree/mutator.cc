@@ -257,7 +257,7 @@ Status DecodeOwnedCell(const std::string& bytes, bool leaf, Cell* cell) {
 }  // namespace
 
 Status Mutator::InsertAt(uint64_t* root, std::vector<PathLevel>& path, size_t d, size_t index,
-                         std::string cell) {
+                         std::string_view cell) {
   uint64_t pgno = path[d].pgno;
   uint8_t* page = DirtyData(pgno);
   if (FreeSpace(page) >= cell.size() + 2) {
@@ -272,7 +272,7 @@ Status Mutator::InsertAt(uint64_t* root, std::vector<PathLevel>& path, size_t d,
     InsertRaw(page, index, cell);
     return Status::OK();
   }
-  cells.insert(cells.begin() + static_cast<ptrdiff_t>(index), std::move(cell));
+  cells.insert(cells.begin() + static_cast<ptrdiff_t>(index), std::string(cell));
   const bool leaf = PageTypeOf(page) == kLeafPage;
   const size_t n = cells.size();
   const size_t capacity = pages_.page_size - kHeaderSize;
@@ -333,7 +333,7 @@ Status Mutator::InsertAt(uint64_t* root, std::vector<PathLevel>& path, size_t d,
     *root = new_root;
     return Status::OK();
   }
-  return InsertAt(root, path, d - 1, path[d - 1].index, std::move(parent_cell));
+  return InsertAt(root, path, d - 1, path[d - 1].index, parent_cell);
 }
 
 Status Mutator::Put(uint64_t* root, Bytes key, Bytes value, bool* inserted) {
@@ -344,7 +344,7 @@ Status Mutator::Put(uint64_t* root, Bytes key, Bytes value, bool* inserted) {
   uint64_t key_first = 0, value_first = 0;
   if (!key_inline) MANIFOLD_RETURN_IF_ERROR(WriteOverflow(key, &key_first));
   if (!value_inline) MANIFOLD_RETURN_IF_ERROR(WriteOverflow(value, &value_first));
-  std::string cell;
+  std::string& cell = cell_;
   cell.resize(head + key_bytes + (value_inline ? value.size() : 8));
   uint8_t* p = reinterpret_cast<uint8_t*>(cell.data());
   *p++ = (key_inline ? 0 : kKeyOverflow) | (value_inline ? 0 : kValueOverflow);
@@ -370,7 +370,7 @@ Status Mutator::Put(uint64_t* root, Bytes key, Bytes value, bool* inserted) {
     *inserted = true;
     return Status::OK();
   }
-  std::vector<PathLevel> path;
+  std::vector<PathLevel>& path = path_;
   bool exact;
   MANIFOLD_RETURN_IF_ERROR(Descend(*root, key, &path, &exact));
   MANIFOLD_RETURN_IF_ERROR(TouchPath(root, &path));
@@ -383,13 +383,13 @@ Status Mutator::Put(uint64_t* root, Bytes key, Bytes value, bool* inserted) {
     MANIFOLD_RETURN_IF_ERROR(FreeCellChains(old, true));
     RemoveRaw(page, leaf.index);
   }
-  return InsertAt(root, path, path.size() - 1, leaf.index, std::move(cell));
+  return InsertAt(root, path, path.size() - 1, leaf.index, cell);
 }
 
 Status Mutator::Delete(uint64_t* root, Bytes key, bool* deleted) {
   *deleted = false;
   if (*root == 0) return Status::OK();
-  std::vector<PathLevel> path;
+  std::vector<PathLevel>& path = path_;
   bool exact;
   MANIFOLD_RETURN_IF_ERROR(Descend(*root, key, &path, &exact));
   if (!exact) return Status::OK();

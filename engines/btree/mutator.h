@@ -91,9 +91,7 @@ class Mutator {
   Status SetChild(uint8_t* page, uint64_t pgno, size_t i, uint64_t child);
   // Inserts an encoded cell at level d of path, splitting upward as needed.
   Status InsertAt(uint64_t* root, std::vector<PathLevel>& path, size_t d, size_t index,
-                  std::string cell);
-  Status SplitAndInsert(uint64_t* root, std::vector<PathLevel>& path, size_t d, size_t index,
-                        std::string cell);
+                  std::string_view cell);
   // After a removal at level d: drop empty nodes, merge small ones.
   Status Rebalance(uint64_t* root, std::vector<PathLevel>& path, size_t d);
   Status RemoveChild(uint64_t* root, std::vector<PathLevel>& path, size_t d, size_t child);
@@ -124,6 +122,8 @@ class Mutator {
   size_t max_cell_;
   size_t max_inline_key_;
   std::string scratch_;
+  std::string cell_;               // the cell Put is inserting
+  std::vector<PathLevel> path_;    // the path Put and Delete edit
 };
 
 }  // namespace manifold::btree

@@ -146,25 +146,35 @@ Status Store::Load(uint64_t file_size) {
 
 Result<Snapshot> Store::BeginRead() {
   std::lock_guard<std::mutex> lock(mu_);
-  readers_.insert(meta_.txn_id);
+  if (!readers_.empty() && readers_.back().first == meta_.txn_id) {
+    ++readers_.back().second;
+  } else {
+    readers_.push_back({meta_.txn_id, 1});  // txn ids only grow: stays sorted
+  }
   return Snapshot{meta_, mapping_};
 }
 
 void Store::EndRead(uint64_t txn_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = readers_.find(txn_id);
-  if (it != readers_.end()) readers_.erase(it);
+  for (auto it = readers_.begin(); it != readers_.end(); ++it) {
+    if (it->first == txn_id) {
+      if (--it->second == 0) readers_.erase(it);
+      return;
+    }
+  }
 }
 
 size_t Store::ReaderCount() {
   std::lock_guard<std::mutex> lock(mu_);
-  return readers_.size();
+  size_t n = 0;
+  for (const auto& [txn, count] : readers_) n += count;
+  return n;
 }
 
 Snapshot Store::BeginWrite(std::vector<uint64_t>* reusable) {
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t oldest =
-      readers_.empty() ? std::numeric_limits<uint64_t>::max() : *readers_.begin();
+      readers_.empty() ? std::numeric_limits<uint64_t>::max() : readers_.front().first;
   pending_.clear();
   reusable->clear();
   for (const FreeEntry& e : free_) {
@@ -306,8 +316,7 @@ uint64_t Store::EstimatedSize() {
 Status Store::TruncateFile() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!readers_.empty()) {
-    return Status::Busy(options_.path + ": cannot shrink the file while " +
-                        std::to_string(readers_.size()) + " read transaction(s) are open");
+    return Status::Busy(options_.path + ": cannot shrink the file while read transactions are open");
   }
   const uint64_t size = meta_.page_count * meta_.page_size;
   if (size >= file_size_) return Status::OK();

@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -106,7 +105,8 @@ class Store {
   std::mutex mu_;  // guards the fields below
   Meta meta_;
   std::shared_ptr<const Mapping> mapping_;
-  std::multiset<uint64_t> readers_;
+  // Live readers per snapshot: (txn id, count); few entries, so a vector.
+  std::vector<std::pair<uint64_t, uint64_t>> readers_;
   std::vector<FreeEntry> free_;
   std::vector<uint64_t> freelist_chain_;  // pages holding free_ on disk
   uint64_t file_size_ = 0;

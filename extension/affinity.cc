@@ -29,6 +29,21 @@ bool ContainsNoCase(std::string_view haystack, std::string_view needle) {
 bool IsSpace(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
+// 10^e in long double by repeated squaring, the way SQLite computes the
+// scale in sqlite3AtoF; the rounding of each step shows in the last bit of
+// some results, so the steps must be the same.
+long double PowerOfTen(int e) {
+  long double x = 10.0;
+  long double r = 1.0;
+  while (true) {
+    if (e & 1) r *= x;
+    e >>= 1;
+    if (e == 0) break;
+    x *= x;
+  }
+  return r;
+}
+
 // Text -> number, as SQLite 3.40 reads a number out of text (sqlite3AtoF),
 // including its rounding: the significand keeps at most about 18 digits and
 // the power of ten is applied in long double, so the result can differ from
@@ -130,13 +145,9 @@ int TextToDouble(std::string_view text, double* result) {
     if (e == 0) {
       r = static_cast<double>(s);
     } else {
-      long double scale = 1.0;
       if (e > 307) {
         if (e < 342) {
-          while (e % 308) {
-            scale *= 1.0e+1;
-            --e;
-          }
+          const long double scale = PowerOfTen(e - 308);
           if (esign < 0) {
             r = static_cast<double>(s / scale);
             r /= 1.0e+308;
@@ -149,15 +160,7 @@ int TextToDouble(std::string_view text, double* result) {
                         : std::numeric_limits<double>::infinity() * static_cast<double>(s);
         }
       } else {
-        // 1e22 is the largest power of ten a double holds exactly.
-        while (e % 22) {
-          scale *= 1.0e+1;
-          --e;
-        }
-        while (e > 0) {
-          scale *= 1.0e+22;
-          e -= 22;
-        }
+        const long double scale = PowerOfTen(e);
         r = static_cast<double>(esign < 0 ? s / scale : s * scale);
       }
     }

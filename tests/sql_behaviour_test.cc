@@ -27,17 +27,15 @@ std::string Lower(std::string s) {
 }
 
 // Fails the test unless `sql` succeeds on `db`.
-#define EXPECT_SQL_OK(db, sql)                                                     \
-  do {                                                                             \
-    Outcome outcome_ = RunSql((db), (sql));                                           \
-    EXPECT_EQ(SQLITE_OK, outcome_.rc) << "statement: " << (sql) << "\n"            \
-                                      << outcome_.ToString();                      \
+#define EXPECT_SQL_OK(db, sql)                                                                  \
+  do {                                                                                          \
+    Outcome outcome_ = RunSql((db), (sql));                                                     \
+    EXPECT_EQ(SQLITE_OK, outcome_.rc) << "statement: " << (sql) << "\n" << outcome_.ToString(); \
   } while (0)
-#define ASSERT_SQL_OK(db, sql)                                                     \
-  do {                                                                             \
-    Outcome outcome_ = RunSql((db), (sql));                                           \
-    ASSERT_EQ(SQLITE_OK, outcome_.rc) << "statement: " << (sql) << "\n"            \
-                                      << outcome_.ToString();                      \
+#define ASSERT_SQL_OK(db, sql)                                                                  \
+  do {                                                                                          \
+    Outcome outcome_ = RunSql((db), (sql));                                                     \
+    ASSERT_EQ(SQLITE_OK, outcome_.rc) << "statement: " << (sql) << "\n" << outcome_.ToString(); \
   } while (0)
 
 class SqlBehaviour : public ::testing::TestWithParam<std::string> {
@@ -159,8 +157,8 @@ TEST_P(SqlBehaviour, DataPersistsAcrossCloseAndReopen) {
   std::string expected;
   {
     Connection native(":memory:");
-    ASSERT_SQL_OK(native, "CREATE TABLE t(a INTEGER PRIMARY KEY, b); INSERT INTO t VALUES " +
-                              values);
+    ASSERT_SQL_OK(native,
+                  "CREATE TABLE t(a INTEGER PRIMARY KEY, b); INSERT INTO t VALUES " + values);
     expected = Query(native, dump);
   }
   {
@@ -297,8 +295,9 @@ TEST_P(SqlBehaviour, MissingStoreIsAnErrorAndOtherTablesStillWork) {
     ASSERT_SQL_OK(db, Create("t", "a, b", PathOption("gone")));
     ASSERT_SQL_OK(db, Create("u", "a, b", PathOption("kept")));
     ASSERT_SQL_OK(db, "CREATE TABLE n(a, b)");
-    ASSERT_SQL_OK(db, "INSERT INTO t VALUES (1, 1); INSERT INTO u VALUES (2, 2); "
-                      "INSERT INTO n VALUES (3, 3)");
+    ASSERT_SQL_OK(db,
+                  "INSERT INTO t VALUES (1, 1); INSERT INTO u VALUES (2, 2); "
+                  "INSERT INTO n VALUES (3, 3)");
   }
   std::filesystem::remove_all(StorePath("gone"));
   Connection db(DbPath());
@@ -360,8 +359,8 @@ TEST_P(SqlBehaviour, ReadonlyTableRejectsEveryWriteWithReadonly) {
     reader_db.Open(DbPath("readonly.db"));
     ro_db = reader_db;
   }
-  ASSERT_SQL_OK(ro_db, Create("r", "a INTEGER PRIMARY KEY, b",
-                              PathOption() + ", table='t', readonly=1"));
+  ASSERT_SQL_OK(ro_db,
+                Create("r", "a INTEGER PRIMARY KEY, b", PathOption() + ", table='t', readonly=1"));
   EXPECT_EQ("integer 1 | text 'one'\ninteger 2 | text 'two'",
             Query(ro_db, "SELECT a, b FROM r ORDER BY a"));
   for (const char* write : {"INSERT INTO r VALUES (3, 'three')", "UPDATE r SET b = 'x'",
@@ -379,8 +378,9 @@ TEST_P(SqlBehaviour, UntrustedSchemaCannotReachTablesFromViewsOrTriggers) {
   ASSERT_SQL_OK(db, "INSERT INTO t VALUES (1, 2)");
   ASSERT_SQL_OK(db, "CREATE VIEW v AS SELECT a, b FROM t");
   ASSERT_SQL_OK(db, "CREATE TABLE n(x)");
-  ASSERT_SQL_OK(db, "CREATE TRIGGER tr AFTER INSERT ON n BEGIN INSERT INTO t VALUES "
-                    "(new.x, new.x); END");
+  ASSERT_SQL_OK(db,
+                "CREATE TRIGGER tr AFTER INSERT ON n BEGIN INSERT INTO t VALUES "
+                "(new.x, new.x); END");
   EXPECT_EQ("integer 1 | integer 2", Query(db, "SELECT a, b FROM v"));
   EXPECT_SQL_OK(db, "INSERT INTO n VALUES (5)");
   EXPECT_EQ("integer 2", Query(db, "SELECT count(*) FROM t"));
@@ -411,20 +411,23 @@ TEST_P(SqlBehaviour, StatsReportTheEngineKeyspaceAndRowCount) {
   EXPECT_EQ("integer 20", Query(db, "SELECT json_extract(manifold_stats('t'), '$.rows')"));
   EXPECT_EQ("integer 20", Query(db, "SELECT json_extract(manifold_stats('T'), '$.rows')"));
   EXPECT_EQ("text 'custom' | integer 0",
-            Query(db, "SELECT json_extract(manifold_stats('c'), '$.keyspace'), "
-                      "json_extract(manifold_stats('c'), '$.rows')"));
+            Query(db,
+                  "SELECT json_extract(manifold_stats('c'), '$.keyspace'), "
+                  "json_extract(manifold_stats('c'), '$.rows')"));
   EXPECT_NE(SQLITE_OK, RunSql(db, "SELECT manifold_stats('nosuchtable')").rc);
 }
 
 TEST_P(SqlBehaviour, CompactReportsBytesAndKeepsTheData) {
   Connection db(DbPath());
   ASSERT_SQL_OK(db, Create("t", "a INTEGER PRIMARY KEY, b", PathOption()));
-  ASSERT_SQL_OK(db, "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 199) "
-                    "INSERT INTO t SELECT i, randomblob(100) FROM n");
+  ASSERT_SQL_OK(db,
+                "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 199) "
+                "INSERT INTO t SELECT i, randomblob(100) FROM n");
   ASSERT_SQL_OK(db, "DELETE FROM t WHERE a % 2 = 0");
   EXPECT_EQ("integer 1 | text 'integer' | text 'integer'",
-            Query(db, "SELECT json_valid(s), json_type(s, '$.bytes_before'), "
-                      "json_type(s, '$.bytes_after') FROM (SELECT manifold_compact('t') AS s)"));
+            Query(db,
+                  "SELECT json_valid(s), json_type(s, '$.bytes_before'), "
+                  "json_type(s, '$.bytes_after') FROM (SELECT manifold_compact('t') AS s)"));
   EXPECT_EQ("integer 100 | integer 199", Query(db, "SELECT count(*), max(a) FROM t"));
 }
 
@@ -455,8 +458,8 @@ TEST_P(SqlBehaviour, OrderByTheKeyNeedsNoSort) {
 
 TEST_P(SqlBehaviour, ManifoldModuleDefaultsToTheDefaultEngine) {
   Connection db(DbPath());
-  ASSERT_SQL_OK(db, "CREATE VIRTUAL TABLE t USING manifold(a INTEGER PRIMARY KEY, b, " +
-                        PathOption() + ")");
+  ASSERT_SQL_OK(
+      db, "CREATE VIRTUAL TABLE t USING manifold(a INTEGER PRIMARY KEY, b, " + PathOption() + ")");
   ASSERT_SQL_OK(db, "INSERT INTO t VALUES (1, 2)");
   std::string expected = std::string(DefaultEngineName());
   std::vector<std::string> available = RegisteredEngineNames();
@@ -490,9 +493,9 @@ TEST(SqlFunctions, ManifoldEnginesListsEveryRegisteredEngine) {
                 std::to_string(info.capabilities.multi_process ? 1 : 0) + " | integer " +
                 std::to_string(info.available ? 1 : 0) + " | text 'text'";
   }
-  EXPECT_EQ(expected,
-            Query(db, "SELECT name, persistent, multi_process, available, "
-                      "typeof(library_version) FROM manifold_engines"));
+  EXPECT_EQ(expected, Query(db,
+                            "SELECT name, persistent, multi_process, available, "
+                            "typeof(library_version) FROM manifold_engines"));
   EXPECT_EQ(SQLITE_OK, RunSql(db, "SELECT compression FROM manifold_engines").rc);
 }
 

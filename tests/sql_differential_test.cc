@@ -135,14 +135,9 @@ TEST_P(SqlDifferential, IntegerPrimaryKeyIsTheRowid) {
 // Single-column keys (WITHOUT ROWID oracles)
 
 const std::vector<std::string> kSingleKeyDeclarations = {
-    "a TEXT PRIMARY KEY, b",
-    "a INT PRIMARY KEY, b",
-    "a INTEGER PRIMARY KEY DESC, b",
-    "a REAL PRIMARY KEY, b",
-    "a NUMERIC PRIMARY KEY, b",
-    "a BLOB PRIMARY KEY, b",
-    "a PRIMARY KEY, b",
-    "a TEXT, b, PRIMARY KEY(a DESC)",
+    "a TEXT PRIMARY KEY, b", "a INT PRIMARY KEY, b",           "a INTEGER PRIMARY KEY DESC, b",
+    "a REAL PRIMARY KEY, b", "a NUMERIC PRIMARY KEY, b",       "a BLOB PRIMARY KEY, b",
+    "a PRIMARY KEY, b",      "a TEXT, b, PRIMARY KEY(a DESC)",
 };
 
 class SqlSingleKey : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {
@@ -252,8 +247,8 @@ TEST_P(SqlSingleKey, LikeOnTheKeyIsCaseInsensitiveAsNative) {
                         "'abc\xc3\xa9'", "x'616263'", "5"}) {
     o_.Check(std::string("INSERT INTO t VALUES (") + v + ", 1)");
   }
-  for (const char* pattern : {"'ABC%'", "'abc%'", "'ab%'", "'a_c'", "'A%'", "'%'", "'b'",
-                              "'a\\_c' ESCAPE '\\'", "'5'"}) {
+  for (const char* pattern :
+       {"'ABC%'", "'abc%'", "'ab%'", "'a_c'", "'A%'", "'%'", "'b'", "'a\\_c' ESCAPE '\\'", "'5'"}) {
     EXPECT_TRUE(o_.Check(std::string("SELECT a FROM t WHERE a LIKE ") + pattern + " ORDER BY a"));
     EXPECT_TRUE(o_.Check(std::string("SELECT a FROM t WHERE a NOT LIKE ") + pattern));
   }
@@ -282,8 +277,8 @@ class SqlCompositeKey : public ::testing::TestWithParam<std::tuple<std::string, 
     for (const char* a : as) {
       for (const char* b : bs) {
         if ((n++ % 4) == 3) continue;  // leave gaps
-        o_.Check(std::string("INSERT INTO t VALUES (") + a + ", " + b + ", 'v" +
-                 std::to_string(n) + "')");
+        o_.Check(std::string("INSERT INTO t VALUES (") + a + ", " + b + ", 'v" + std::to_string(n) +
+                 "')");
       }
     }
   }
@@ -359,8 +354,8 @@ TEST_P(SqlDifferential, InsertedValuesGetTheDeclaredAffinity) {
   ASSERT_TRUE(o_.CreateTable(
       "t", "i INTEGER, r REAL, n NUMERIC, x TEXT, b BLOB, z, d DOUBLE PRECISION, v VARCHAR(5)"));
   for (const std::string& v : kEdgeValues) {
-    EXPECT_TRUE(o_.Check("INSERT INTO t VALUES (" + v + ", " + v + ", " + v + ", " + v + ", " +
-                         v + ", " + v + ", " + v + ", " + v + ")"));
+    EXPECT_TRUE(o_.Check("INSERT INTO t VALUES (" + v + ", " + v + ", " + v + ", " + v + ", " + v +
+                         ", " + v + ", " + v + ", " + v + ")"));
   }
   EXPECT_TRUE(o_.Check(
       "SELECT rowid, typeof(i), quote(i), typeof(r), quote(r), typeof(n), quote(n), typeof(x), "
@@ -404,8 +399,8 @@ TEST_P(SqlDifferential, EdgeValuesRoundTripInNonKeyColumns) {
   int n = 0;
   for (const std::string& v : kEdgeValues) {
     EXPECT_TRUE(o_.Check("INSERT INTO t VALUES (" + std::to_string(n) + ", " + v + ")"));
-    EXPECT_TRUE(o_.Check("INSERT INTO w VALUES ('k" + std::to_string(n) + "', " + v + ", " + v +
-                         ")"));
+    EXPECT_TRUE(
+        o_.Check("INSERT INTO w VALUES ('k" + std::to_string(n) + "', " + v + ", " + v + ")"));
     ++n;
   }
   EXPECT_TRUE(o_.CheckAll({
@@ -451,8 +446,8 @@ TEST_P(SqlDifferential, NotNullAndDuplicateKeysFailAsNative) {
   }));
 }
 
-const std::vector<std::string> kConflictClauses = {"", " OR REPLACE", " OR IGNORE", " OR FAIL",
-                                                   " OR ABORT", " OR ROLLBACK"};
+const std::vector<std::string> kConflictClauses = {"",         " OR REPLACE", " OR IGNORE",
+                                                   " OR FAIL", " OR ABORT",   " OR ROLLBACK"};
 
 TEST_P(SqlDifferential, EveryInsertConflictClauseBehavesAsNative) {
   ASSERT_TRUE(o_.CreateTable("t", "a INTEGER PRIMARY KEY, b TEXT NOT NULL"));
@@ -613,9 +608,9 @@ TEST_P(SqlDifferential, JoinsWithNativeTablesOnEitherSide) {
   ASSERT_TRUE(o_.CreateTable("t", "a INTEGER PRIMARY KEY, b TEXT"));
   ASSERT_TRUE(o_.CreateTable("c", "x TEXT, y INT, z, PRIMARY KEY(x, y)"));
   ASSERT_TRUE(o_.Both("CREATE TABLE o(k INTEGER, name TEXT, w REAL)"));
-  ASSERT_TRUE(o_.Both(
-      "INSERT INTO o VALUES (1, 'x', 1.5), (2, 'y', 2.5), (2, 'x', 0), (4, 'q', NULL), "
-      "(NULL, 'x', 9), ('3', 'y', 3)"));
+  ASSERT_TRUE(
+      o_.Both("INSERT INTO o VALUES (1, 'x', 1.5), (2, 'y', 2.5), (2, 'x', 0), (4, 'q', NULL), "
+              "(NULL, 'x', 9), ('3', 'y', 3)"));
   EXPECT_TRUE(o_.CheckAll({
       "INSERT INTO t VALUES (1, 'x'), (2, 'y'), (3, 'z'), (5, 'x')",
       "INSERT INTO c VALUES ('x', 1, 'a'), ('x', 2, 'b'), ('y', 2, 'c'), ('y', 3, 'd'), "
@@ -645,8 +640,8 @@ TEST_P(SqlDifferential, JoinsWithNativeTablesOnEitherSide) {
 TEST_P(SqlDifferential, AggregatesAsNative) {
   ASSERT_TRUE(o_.CreateTable("t", "g TEXT, n INTEGER, v, PRIMARY KEY(g, n)"));
   for (int i = 0; i < 40; ++i) {
-    o_.Check("INSERT INTO t VALUES ('g" + std::to_string(i % 4) + "', " + std::to_string(i) +
-             ", " + (i % 5 == 0 ? std::string("NULL") : std::to_string(i * 1.5)) + ")");
+    o_.Check("INSERT INTO t VALUES ('g" + std::to_string(i % 4) + "', " + std::to_string(i) + ", " +
+             (i % 5 == 0 ? std::string("NULL") : std::to_string(i * 1.5)) + ")");
   }
   EXPECT_TRUE(o_.CheckAll({
       "SELECT count(*), count(v), sum(n), total(v), avg(n), min(n), max(n) FROM t",
@@ -785,18 +780,18 @@ TEST_P(SqlDifferential, DdlKeepsChangesAndLastInsertRowid) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, SqlDifferential, ValuesIn(EnginesUnderTest()), EngineName());
-INSTANTIATE_TEST_SUITE_P(
-    Engines, SqlSingleKey,
-    ::testing::Combine(ValuesIn(EnginesUnderTest()), ValuesIn(kSingleKeyDeclarations)),
-    [](const auto& info) {
-      return std::get<0>(info.param) + "_" + std::to_string(info.index);
-    });
-INSTANTIATE_TEST_SUITE_P(
-    Engines, SqlCompositeKey,
-    ::testing::Combine(ValuesIn(EnginesUnderTest()), ValuesIn(kCompositeDeclarations)),
-    [](const auto& info) {
-      return std::get<0>(info.param) + "_" + std::to_string(info.index);
-    });
+INSTANTIATE_TEST_SUITE_P(Engines, SqlSingleKey,
+                         ::testing::Combine(ValuesIn(EnginesUnderTest()),
+                                            ValuesIn(kSingleKeyDeclarations)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + "_" + std::to_string(info.index);
+                         });
+INSTANTIATE_TEST_SUITE_P(Engines, SqlCompositeKey,
+                         ::testing::Combine(ValuesIn(EnginesUnderTest()),
+                                            ValuesIn(kCompositeDeclarations)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + "_" + std::to_string(info.index);
+                         });
 
 }  // namespace
 }  // namespace manifold::sqltest

@@ -63,8 +63,8 @@ class TempDir {
  public:
   TempDir() {
     const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                       "/manifold-sqltest-XXXXXX";
+    std::string tmpl =
+        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/manifold-sqltest-XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     if (mkdtemp(buf.data()) == nullptr) {
@@ -99,8 +99,7 @@ class Connection {
   bool Open(const std::string& filename) {
     Close();
     int rc = sqlite3_open_v2(filename.c_str(), &db_,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
-                             nullptr);
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, nullptr);
     if (rc != SQLITE_OK) {
       ADD_FAILURE() << "cannot open " << filename << ": "
                     << (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
@@ -181,8 +180,8 @@ struct Outcome {
       out += "  error " + std::string(sqlite3_errstr(rc)) + " (" + std::to_string(rc) +
              "): " + message + "\n";
     } else {
-      out += changes < 0 ? std::string("  ok\n")
-                         : "  ok, changes=" + std::to_string(changes) + "\n";
+      out +=
+          changes < 0 ? std::string("  ok\n") : "  ok, changes=" + std::to_string(changes) + "\n";
     }
     for (const std::string& row : rows) out += "  | " + row + "\n";
     if (rows.empty()) out += "  (no rows)\n";
@@ -366,8 +365,7 @@ class SqlOracle {
     Log("-- create: " + native_sql + "  /  " + manifold_sql);
     if (n.rc == SQLITE_OK && m.rc == SQLITE_OK) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << "CREATE failed\nnative: " << native_sql << "\n"
-                                         << n.ToString() << "manifold: " << manifold_sql
-                                         << "\n"
+                                         << n.ToString() << "manifold: " << manifold_sql << "\n"
                                          << m.ToString();
   }
 
@@ -382,8 +380,7 @@ class SqlOracle {
     Log("-- create: " + native_sql + "  /  " + manifold_sql);
     if (n.rc == SQLITE_OK && m.rc == SQLITE_OK) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << "CREATE failed\nnative: " << native_sql << "\n"
-                                         << n.ToString() << "manifold: " << manifold_sql
-                                         << "\n"
+                                         << n.ToString() << "manifold: " << manifold_sql << "\n"
                                          << m.ToString();
   }
 

@@ -82,7 +82,7 @@ class RandomSql {
   }
 
   Schema NewSchema() {
-    static const std::vector<std::string> kTypes = {"INTEGER", "REAL", "TEXT",
+    static const std::vector<std::string> kTypes = {"INTEGER", "REAL",    "TEXT",
                                                     "BLOB",    "NUMERIC", ""};
     Schema s;
     int ncols = 2 + Uniform(3);
@@ -129,14 +129,40 @@ class RandomSql {
 
   // A value literal; few distinct values so that keys collide often.
   std::string Value(bool for_rowid = false) {
-    static const std::vector<std::string> kValues = {
-        "NULL", "0", "1", "2", "3", "-1", "-7", "2.0", "2.5", "-0.0", "0.5", "1e308", "9e999",
-        "-9e999", "9223372036854775807", "-9223372036854775808", "'2'", "'2.5'", "' 3 '",
-        "'a'", "'A'", "'ab'", "'b'", "''", "'3'", "CAST(x'610062' AS TEXT)", "x''", "x'00'",
-        "x'01'", "x'ff'", "x'6162'"};
+    static const std::vector<std::string> kValues = {"NULL",
+                                                     "0",
+                                                     "1",
+                                                     "2",
+                                                     "3",
+                                                     "-1",
+                                                     "-7",
+                                                     "2.0",
+                                                     "2.5",
+                                                     "-0.0",
+                                                     "0.5",
+                                                     "1e308",
+                                                     "9e999",
+                                                     "-9e999",
+                                                     "9223372036854775807",
+                                                     "-9223372036854775808",
+                                                     "'2'",
+                                                     "'2.5'",
+                                                     "' 3 '",
+                                                     "'a'",
+                                                     "'A'",
+                                                     "'ab'",
+                                                     "'b'",
+                                                     "''",
+                                                     "'3'",
+                                                     "CAST(x'610062' AS TEXT)",
+                                                     "x''",
+                                                     "x'00'",
+                                                     "x'01'",
+                                                     "x'ff'",
+                                                     "x'6162'"};
     // Rowids near the top of the range make SQLite pick random ones.
-    static const std::vector<std::string> kRowidValues = {"NULL", "1", "2", "3", "5", "8",
-                                                          "-2", "'4'", "2.0", "'x'", "1.5"};
+    static const std::vector<std::string> kRowidValues = {"NULL", "1",   "2",   "3",   "5",  "8",
+                                                          "-2",   "'4'", "2.0", "'x'", "1.5"};
     return for_rowid ? Pick(kRowidValues) : Pick(kValues);
   }
 
@@ -246,19 +272,21 @@ class RandomSql {
     if (kind < 45) return "DELETE FROM t WHERE " + Condition(s);
     if (kind < 52) {  // transactions and savepoints
       static const std::vector<std::string> kTxn = {
-          "BEGIN",         "COMMIT",        "ROLLBACK",         "SAVEPOINT s1",
-          "SAVEPOINT s2",  "RELEASE s1",    "RELEASE s2",       "ROLLBACK TO s1",
+          "BEGIN",          "COMMIT",       "ROLLBACK",      "SAVEPOINT s1",
+          "SAVEPOINT s2",   "RELEASE s1",   "RELEASE s2",    "ROLLBACK TO s1",
           "ROLLBACK TO s2", "SAVEPOINT s1", "ROLLBACK TO s1"};
       return Pick(kTxn);
     }
     if (kind < 60) {  // a join with the native table o
       const Column& c = s.key.empty() ? Pick(s.columns) : s.columns[Pick(s.key)];
-      return std::string(OneIn(2) ? "SELECT o.k, o.v, t.* FROM o JOIN t ON t." + c.name + " = o.k"
-                                  : "SELECT o.k, o.v, t.* FROM t JOIN o ON t." + c.name + " = o.k") +
+      return std::string(OneIn(2)
+                             ? "SELECT o.k, o.v, t.* FROM o JOIN t ON t." + c.name + " = o.k"
+                             : "SELECT o.k, o.v, t.* FROM t JOIN o ON t." + c.name + " = o.k") +
              (OneIn(2) ? "" : " WHERE o.v > 1");
     }
-    if (kind < 64) return "SELECT count(*), min(" + Pick(s.columns).name + "), max(" +
-                          Pick(s.columns).name + ") FROM t WHERE " + Condition(s);
+    if (kind < 64)
+      return "SELECT count(*), min(" + Pick(s.columns).name + "), max(" + Pick(s.columns).name +
+             ") FROM t WHERE " + Condition(s);
     // SELECT with a pushed-down shape, maybe ordered and limited.
     std::string sql = "SELECT " + Projection(s) + " FROM t WHERE " + Condition(s);
     std::string order = OrderBy(s);
@@ -289,10 +317,10 @@ TEST_P(SqlRandom, RandomStatementsMatchNativeTables) {
   for (int round = 0; round < rounds; ++round) {
     Schema schema = random.NewSchema();
     SqlOracle o(GetParam());
-    ASSERT_TRUE(o.CreateTable("t", schema.Declaration()))
-        << "seed " << seed << " round " << round;
-    ASSERT_TRUE(o.Both("CREATE TABLE o(k, v); INSERT INTO o VALUES (1, 1), (2, 2), ('a', 3), "
-                       "(2.5, 4), (x'00', 5), (NULL, 6), ('2', 7)"));
+    ASSERT_TRUE(o.CreateTable("t", schema.Declaration())) << "seed " << seed << " round " << round;
+    ASSERT_TRUE(
+        o.Both("CREATE TABLE o(k, v); INSERT INTO o VALUES (1, 1), (2, 2), ('a', 3), "
+               "(2.5, 4), (x'00', 5), (NULL, 6), ('2', 7)"));
     for (int i = 0; i < statements; ++i) {
       std::string sql = random.Statement(schema);
       ::testing::AssertionResult same = o.Check(sql);
@@ -309,8 +337,7 @@ TEST_P(SqlRandom, RandomStatementsMatchNativeTables) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, SqlRandom, ::testing::ValuesIn(EnginesUnderTest()),
-                         EngineName());
+INSTANTIATE_TEST_SUITE_P(Engines, SqlRandom, ::testing::ValuesIn(EnginesUnderTest()), EngineName());
 
 }  // namespace
 }  // namespace manifold::sqltest

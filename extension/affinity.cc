@@ -381,7 +381,8 @@ ValueRef ApplyAffinity(Affinity affinity, const ValueRef& value, std::string* sc
       ValueRef numeric = value;
       if (value.type == ValueType::kText) numeric = NumericFromText(value);
       if (value.type == ValueType::kReal) numeric = IntegerIfExact(value.r);
-      if (numeric.type == ValueType::kInteger) return ValueRef::Real(static_cast<double>(numeric.i));
+      if (numeric.type == ValueType::kInteger)
+        return ValueRef::Real(static_cast<double>(numeric.i));
       return numeric;
     }
   }

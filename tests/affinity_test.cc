@@ -119,11 +119,10 @@ class NativeOracle {
     Exec(create + ")");
     EXPECT_EQ(SQLITE_OK, sqlite3_prepare_v2(db_, (insert + ")").c_str(), -1, &insert_, nullptr))
         << sqlite3_errmsg(db_);
+    EXPECT_EQ(SQLITE_OK, sqlite3_prepare_v2(db_, (select + " FROM t WHERE rowid = ?").c_str(), -1,
+                                            &select_, nullptr));
     EXPECT_EQ(SQLITE_OK,
-              sqlite3_prepare_v2(db_, (select + " FROM t WHERE rowid = ?").c_str(), -1, &select_,
-                                 nullptr));
-    EXPECT_EQ(SQLITE_OK, sqlite3_prepare_v2(db_, "SELECT typeof(?1), quote(?1), ?1", -1, &bare_,
-                                            nullptr));
+              sqlite3_prepare_v2(db_, "SELECT typeof(?1), quote(?1), ?1", -1, &bare_, nullptr));
   }
   ~NativeOracle() {
     sqlite3_finalize(insert_);
@@ -170,13 +169,13 @@ class NativeOracle {
 // One declared type for each affinity, plus names that exercise the
 // substring rules and their order.
 const std::vector<std::string>& DeclaredTypes() {
+  // clang-format off
   static const std::vector<std::string> types = {
-      "",        "BLOB",         "TEXT",    "NUMERIC",         "INTEGER",
-      "REAL",    "int",          "BIGINT",  "UNSIGNED BIG INT", "VARCHAR(10)",
-      "NCHAR",   "clob",         "DOUBLE PRECISION",          "FLOAT",
-      "DECIMAL(10,5)",           "BOOLEAN", "DATETIME",        "STRING",
-      "FLOATING POINT",          "CHARINT", "BLOBCHAR",        "DOUBLEBLOB",
-      "POINT",   "tinyint(1)",   "Interval"};
+      "", "BLOB", "TEXT", "NUMERIC", "INTEGER", "REAL", "int", "BIGINT", "UNSIGNED BIG INT",
+      "VARCHAR(10)", "NCHAR", "clob", "DOUBLE PRECISION", "FLOAT", "DECIMAL(10,5)", "BOOLEAN",
+      "DATETIME", "STRING", "FLOATING POINT", "CHARINT", "BLOBCHAR", "DOUBLEBLOB", "POINT",
+      "tinyint(1)", "Interval"};
+  // clang-format on
   return types;
 }
 
@@ -186,27 +185,50 @@ std::vector<Value> EdgeValues() {
   const double kInf = std::numeric_limits<double>::infinity();
   std::vector<Value> v;
   v.push_back(Value{});
-  for (int64_t i : {kMin, kMin + 1, int64_t{-1}, int64_t{0}, int64_t{1}, int64_t{42},
-                    (int64_t{1} << 47) - 1, int64_t{1} << 47, (int64_t{1} << 53) + 1, kMax - 1,
-                    kMax}) {
+  for (int64_t i :
+       {kMin, kMin + 1, int64_t{-1}, int64_t{0}, int64_t{1}, int64_t{42}, (int64_t{1} << 47) - 1,
+        int64_t{1} << 47, (int64_t{1} << 53) + 1, kMax - 1, kMax}) {
     v.push_back(Value::From(ValueRef::Integer(i)));
   }
-  for (double r : {-kInf, -1e300, -9223372036854775808.0, -3.0, -0.5, -0.0, 0.0, 4.9e-324,
-                   DBL_MIN, 1e-5, 0.1, 0.5, 1.0, 3.0, 100.0, 1e14, 1e15, 1e20,
-                   9007199254740993.0, 9223372036854774784.0, 9223372036854775808.0, 1e300,
-                   DBL_MAX, kInf, 1.0 / 3.0, 123456789012345.6, 2107090614713715.0,
-                   -98344028373386.25, 307840520449389.5}) {
+  for (double r : {-kInf,
+                   -1e300,
+                   -9223372036854775808.0,
+                   -3.0,
+                   -0.5,
+                   -0.0,
+                   0.0,
+                   4.9e-324,
+                   DBL_MIN,
+                   1e-5,
+                   0.1,
+                   0.5,
+                   1.0,
+                   3.0,
+                   100.0,
+                   1e14,
+                   1e15,
+                   1e20,
+                   9007199254740993.0,
+                   9223372036854774784.0,
+                   9223372036854775808.0,
+                   1e300,
+                   DBL_MAX,
+                   kInf,
+                   1.0 / 3.0,
+                   123456789012345.6,
+                   2107090614713715.0,
+                   -98344028373386.25,
+                   307840520449389.5}) {
     v.push_back(Value::From(ValueRef::Real(r)));
   }
   for (const char* s :
        {" 12 ", "12", "-12", "1e3", "1E3", "1e", "1e+", "1e-2", "1.5e3", "0x10", "12abc", "", "-",
         "+", "+5", "1.", ".5", ".", "-.5", "-0", "-0.0", "0.0", "00012", "1.0", "3.000",
         "9223372036854775807", "9223372036854775808", "-9223372036854775808",
-        "-9223372036854775809", "18446744073709551616", "9007199254740993",
-        "2251799813685248", "2251799813685247", "1e308", "1e309", "-1e309", "1e-400",
-        "12345678901234567890", "0.1", "\t7\n", " ", "1 2", "Inf", "NaN", "1e10000",
-        "123456789012345678901234567890e-10", "4.9e-324", "2.2250738585072014e-308",
-        "0.30000000000000004", "1_000", "١٢",
+        "-9223372036854775809", "18446744073709551616", "9007199254740993", "2251799813685248",
+        "2251799813685247", "1e308", "1e309", "-1e309", "1e-400", "12345678901234567890", "0.1",
+        "\t7\n", " ", "1 2", "Inf", "NaN", "1e10000", "123456789012345678901234567890e-10",
+        "4.9e-324", "2.2250738585072014e-308", "0.30000000000000004", "1_000", "١٢",
         // Rounds differently if 10^57 is built by another sequence of steps.
         "28630.5565491407429835607849801E-44"}) {
     v.push_back(Value::From(ValueRef::Text(s)));
@@ -307,8 +329,7 @@ TEST(AffinityTest, RandomValuesMatchNativeTables) {
       }
       case 2: {
         // Decimal-looking reals: where rendering ties are decided.
-        double r = std::ldexp(static_cast<double>(rng() >> 11), -pick(60)) *
-                   (pick(2) ? 1.0 : -1.0);
+        double r = std::ldexp(static_cast<double>(rng() >> 11), -pick(60)) * (pick(2) ? 1.0 : -1.0);
         if (pick(2)) r = std::round(r * 4.0) / 4.0;
         oracle.Check(ValueRef::Real(r));
         break;

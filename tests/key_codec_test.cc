@@ -70,10 +70,11 @@ class SqliteComparator {
   SqliteComparator() {
     EXPECT_EQ(SQLITE_OK, sqlite3_open(":memory:", &db_));
     // NULL IS NULL, NULL sorts first: ORDER BY semantics.
-    EXPECT_EQ(SQLITE_OK, sqlite3_prepare_v2(db_,
-                                            "SELECT CASE WHEN ?1 IS ?2 THEN 0 WHEN ?1 IS NULL THEN -1 "
-                                            "WHEN ?2 IS NULL THEN 1 WHEN ?1 < ?2 THEN -1 ELSE 1 END",
-                                            -1, &stmt_, nullptr));
+    EXPECT_EQ(SQLITE_OK,
+              sqlite3_prepare_v2(db_,
+                                 "SELECT CASE WHEN ?1 IS ?2 THEN 0 WHEN ?1 IS NULL THEN -1 "
+                                 "WHEN ?2 IS NULL THEN 1 WHEN ?1 < ?2 THEN -1 ELSE 1 END",
+                                 -1, &stmt_, nullptr));
   }
   ~SqliteComparator() {
     sqlite3_finalize(stmt_);
@@ -128,25 +129,50 @@ std::vector<Value> EdgeValues() {
   const double kInf = std::numeric_limits<double>::infinity();
   std::vector<Value> v;
   v.push_back(Value{});
-  for (int64_t i : {kMin, kMin + 1, kMin + 511, kMin + 512, kMin + 513, kMin + 1024, kMin + 1025,
-                    -k53 - 1, -k53, -k53 + 1, int64_t{-1}, int64_t{0}, int64_t{1}, int64_t{2},
-                    k53 - 1, k53, k53 + 1, k53 + 2, k53 + 3, kMax - 1025, kMax - 1024,
-                    kMax - 513, kMax - 512, kMax - 511, kMax - 1, kMax}) {
+  for (int64_t i :
+       {kMin,       kMin + 1,   kMin + 511, kMin + 512,  kMin + 513, kMin + 1024, kMin + 1025,
+        -k53 - 1,   -k53,       -k53 + 1,   int64_t{-1}, int64_t{0}, int64_t{1},  int64_t{2},
+        k53 - 1,    k53,        k53 + 1,    k53 + 2,     k53 + 3,    kMax - 1025, kMax - 1024,
+        kMax - 513, kMax - 512, kMax - 511, kMax - 1,    kMax}) {
     v.push_back(Value::From(ValueRef::Integer(i)));
   }
-  for (double r : {-kInf, -DBL_MAX, -1e300, -9223372036854775808.0 * 2,
-                   -9223372036854775808.0, -9223372036854774784.0, -9007199254740994.0,
-                   -9007199254740992.0, -1.5, -1.0, -0.5, -DBL_MIN, -4.9e-324, -0.0, 0.0,
-                   4.9e-324, DBL_MIN, 0.1, 0.5, 1.0, 1.5, 3.0, 9007199254740992.0,
-                   9007199254740994.0, 9223372036854774784.0, 9223372036854775808.0,
-                   9223372036854775808.0 * 2, 1e300, DBL_MAX, kInf}) {
+  for (double r : {-kInf,
+                   -DBL_MAX,
+                   -1e300,
+                   -9223372036854775808.0 * 2,
+                   -9223372036854775808.0,
+                   -9223372036854774784.0,
+                   -9007199254740994.0,
+                   -9007199254740992.0,
+                   -1.5,
+                   -1.0,
+                   -0.5,
+                   -DBL_MIN,
+                   -4.9e-324,
+                   -0.0,
+                   0.0,
+                   4.9e-324,
+                   DBL_MIN,
+                   0.1,
+                   0.5,
+                   1.0,
+                   1.5,
+                   3.0,
+                   9007199254740992.0,
+                   9007199254740994.0,
+                   9223372036854774784.0,
+                   9223372036854775808.0,
+                   9223372036854775808.0 * 2,
+                   1e300,
+                   DBL_MAX,
+                   kInf}) {
     v.push_back(Value::From(ValueRef::Real(r)));
   }
-  for (std::string s : {std::string(""), std::string("\0", 1), std::string("\0\0", 2),
-                        std::string("\x01"), std::string("a"), std::string("a\0", 2),
-                        std::string("a\0b", 3), std::string("a\x01"), std::string("ab"),
-                        std::string("a\xff"), std::string("\xff"), std::string("\xff\xff"),
-                        std::string("b")}) {
+  for (std::string s :
+       {std::string(""), std::string("\0", 1), std::string("\0\0", 2), std::string("\x01"),
+        std::string("a"), std::string("a\0", 2), std::string("a\0b", 3), std::string("a\x01"),
+        std::string("ab"), std::string("a\xff"), std::string("\xff"), std::string("\xff\xff"),
+        std::string("b")}) {
     v.push_back(Value::From(ValueRef::Text(s)));
     v.push_back(Value::From(ValueRef::Blob(s)));
   }
@@ -242,11 +268,11 @@ TEST(KeyCodecTest, EdgeValuesSortAsSqliteCompares) {
       const int expected = sqlite.Compare(a.ref(), b.ref());
       EXPECT_EQ(expected, SignOf(CompareValues(a.ref(), b.ref())))
           << Describe(a.ref()) << " vs " << Describe(b.ref());
-      EXPECT_EQ(expected, CompareBytes(Encode(a.ref(), SortOrder::kAsc),
-                                       Encode(b.ref(), SortOrder::kAsc)))
+      EXPECT_EQ(expected,
+                CompareBytes(Encode(a.ref(), SortOrder::kAsc), Encode(b.ref(), SortOrder::kAsc)))
           << Describe(a.ref()) << " vs " << Describe(b.ref());
-      EXPECT_EQ(-expected, CompareBytes(Encode(a.ref(), SortOrder::kDesc),
-                                        Encode(b.ref(), SortOrder::kDesc)))
+      EXPECT_EQ(-expected,
+                CompareBytes(Encode(a.ref(), SortOrder::kDesc), Encode(b.ref(), SortOrder::kDesc)))
           << Describe(a.ref()) << " vs " << Describe(b.ref());
     }
   }
@@ -295,8 +321,11 @@ class ValueGenerator {
   int Pick(int n) { return static_cast<int>(rng_() % static_cast<uint64_t>(n)); }
 
   int64_t NearEdge() {
-    static constexpr int64_t kBases[] = {0, int64_t{1} << 53, -(int64_t{1} << 53),
-                                         int64_t{1} << 62, std::numeric_limits<int64_t>::max(),
+    static constexpr int64_t kBases[] = {0,
+                                         int64_t{1} << 53,
+                                         -(int64_t{1} << 53),
+                                         int64_t{1} << 62,
+                                         std::numeric_limits<int64_t>::max(),
                                          std::numeric_limits<int64_t>::min()};
     const int64_t base = kBases[Pick(6)];
     const int64_t offset = static_cast<int64_t>(Pick(4097)) - 2048;
@@ -327,11 +356,11 @@ TEST(KeyCodecTest, RandomPairsSortAsSqliteCompares) {
     const int expected = sqlite.Compare(a.ref(), b.ref());
     ASSERT_EQ(expected, SignOf(CompareValues(a.ref(), b.ref())))
         << Describe(a.ref()) << " vs " << Describe(b.ref());
-    ASSERT_EQ(expected, CompareBytes(Encode(a.ref(), SortOrder::kAsc),
-                                     Encode(b.ref(), SortOrder::kAsc)))
+    ASSERT_EQ(expected,
+              CompareBytes(Encode(a.ref(), SortOrder::kAsc), Encode(b.ref(), SortOrder::kAsc)))
         << Describe(a.ref()) << " vs " << Describe(b.ref());
-    ASSERT_EQ(-expected, CompareBytes(Encode(a.ref(), SortOrder::kDesc),
-                                      Encode(b.ref(), SortOrder::kDesc)))
+    ASSERT_EQ(-expected,
+              CompareBytes(Encode(a.ref(), SortOrder::kDesc), Encode(b.ref(), SortOrder::kDesc)))
         << Describe(a.ref()) << " vs " << Describe(b.ref());
   }
 }

@@ -74,16 +74,38 @@ std::vector<ValueRef> EdgeValues() {
   std::vector<ValueRef> v = {ValueRef::Null(), ValueRef::Text(""), ValueRef::Blob(""),
                              ValueRef::Text(std::string_view("a\0b", 3)),
                              ValueRef::Blob("\xff\x00")};
-  for (int64_t i :
-       {kMin, kMin + 1, int64_t{-(int64_t{1} << 47) - 1}, -(int64_t{1} << 47), int64_t{INT32_MIN} - 1,
-        int64_t{INT32_MIN}, int64_t{-8388609}, int64_t{-8388608}, int64_t{-32769}, int64_t{-32768},
-        int64_t{-129}, int64_t{-128}, int64_t{-1}, int64_t{0}, int64_t{1}, int64_t{2},
-        int64_t{127}, int64_t{128}, int64_t{32767}, int64_t{32768}, int64_t{8388607},
-        int64_t{8388608}, int64_t{INT32_MAX}, int64_t{INT32_MAX} + 1, (int64_t{1} << 47) - 1,
-        int64_t{1} << 47, kMax - 1, kMax}) {
+  for (int64_t i : {kMin,
+                    kMin + 1,
+                    int64_t{-(int64_t{1} << 47) - 1},
+                    -(int64_t{1} << 47),
+                    int64_t{INT32_MIN} - 1,
+                    int64_t{INT32_MIN},
+                    int64_t{-8388609},
+                    int64_t{-8388608},
+                    int64_t{-32769},
+                    int64_t{-32768},
+                    int64_t{-129},
+                    int64_t{-128},
+                    int64_t{-1},
+                    int64_t{0},
+                    int64_t{1},
+                    int64_t{2},
+                    int64_t{127},
+                    int64_t{128},
+                    int64_t{32767},
+                    int64_t{32768},
+                    int64_t{8388607},
+                    int64_t{8388608},
+                    int64_t{INT32_MAX},
+                    int64_t{INT32_MAX} + 1,
+                    (int64_t{1} << 47) - 1,
+                    int64_t{1} << 47,
+                    kMax - 1,
+                    kMax}) {
     v.push_back(ValueRef::Integer(i));
   }
-  for (double r : {-kInf, -1e300, -0.0, 0.0, 4.9e-324, 0.1, 1.0, 3.0, 9223372036854775808.0, kInf}) {
+  for (double r :
+       {-kInf, -1e300, -0.0, 0.0, 4.9e-324, 0.1, 1.0, 3.0, 9223372036854775808.0, kInf}) {
     v.push_back(ValueRef::Real(r));
   }
   return v;
@@ -170,14 +192,14 @@ TEST(RecordCodecTest, MalformedHeadersAreCorruption) {
   RecordReader reader;
   auto code_of = [&](std::string_view bytes) { return reader.Open(bytes).code(); };
   const auto kCorruption = Status::Code::kCorruption;
-  EXPECT_EQ(kCorruption, code_of(""));                            // no header length
-  EXPECT_EQ(kCorruption, code_of("\x80"));                        // truncated varint
-  EXPECT_EQ(kCorruption, code_of("\x05\x01"));                    // header past the end
+  EXPECT_EQ(kCorruption, code_of(""));                               // no header length
+  EXPECT_EQ(kCorruption, code_of("\x80"));                           // truncated varint
+  EXPECT_EQ(kCorruption, code_of("\x05\x01"));                       // header past the end
   EXPECT_EQ(kCorruption, code_of(std::string_view("\x01\x06", 2)));  // 8-byte body missing
-  EXPECT_EQ(kCorruption, code_of("\x01\x0a"));                    // reserved code 10
-  EXPECT_EQ(kCorruption, code_of("\x01\x0b"));                    // reserved code 11
-  EXPECT_EQ(kCorruption, code_of("\x01\x08x"));                   // trailing bytes
-  EXPECT_EQ(kCorruption, code_of("\x02\x80\x80"));                // code varint runs past header
+  EXPECT_EQ(kCorruption, code_of("\x01\x0a"));                       // reserved code 10
+  EXPECT_EQ(kCorruption, code_of("\x01\x0b"));                       // reserved code 11
+  EXPECT_EQ(kCorruption, code_of("\x01\x08x"));                      // trailing bytes
+  EXPECT_EQ(kCorruption, code_of("\x02\x80\x80"));                   // code varint runs past header
   // An absurd text length.
   EXPECT_EQ(kCorruption, code_of("\x0a\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"));
   // An 11-byte varint.

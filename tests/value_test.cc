@@ -44,10 +44,11 @@ class SqliteComparator {
  public:
   SqliteComparator() {
     EXPECT_EQ(SQLITE_OK, sqlite3_open(":memory:", &db_));
-    EXPECT_EQ(SQLITE_OK, sqlite3_prepare_v2(db_,
-                                            "SELECT CASE WHEN ?1 IS ?2 THEN 0 WHEN ?1 IS NULL THEN -1 "
-                                            "WHEN ?2 IS NULL THEN 1 WHEN ?1 < ?2 THEN -1 ELSE 1 END",
-                                            -1, &stmt_, nullptr));
+    EXPECT_EQ(SQLITE_OK,
+              sqlite3_prepare_v2(db_,
+                                 "SELECT CASE WHEN ?1 IS ?2 THEN 0 WHEN ?1 IS NULL THEN -1 "
+                                 "WHEN ?2 IS NULL THEN 1 WHEN ?1 < ?2 THEN -1 ELSE 1 END",
+                                 -1, &stmt_, nullptr));
   }
   ~SqliteComparator() {
     sqlite3_finalize(stmt_);
@@ -112,9 +113,9 @@ TEST(ValueTest, IntegersAndRealsCompareByExactValue) {
 TEST(ValueTest, StorageClassesOrderNullNumbersTextBlob) {
   EXPECT_LT(CompareValues(ValueRef::Null(), ValueRef::Integer(std::numeric_limits<int64_t>::min())),
             0);
-  EXPECT_LT(CompareValues(ValueRef::Real(std::numeric_limits<double>::infinity()),
-                          ValueRef::Text("")),
-            0);
+  EXPECT_LT(
+      CompareValues(ValueRef::Real(std::numeric_limits<double>::infinity()), ValueRef::Text("")),
+      0);
   EXPECT_LT(CompareValues(ValueRef::Text("\xff"), ValueRef::Blob("")), 0);
   EXPECT_EQ(0, CompareValues(ValueRef::Null(), ValueRef::Null()));
   EXPECT_LT(CompareValues(ValueRef::Text("ab"), ValueRef::Text(std::string_view("ab\0", 3))), 0);
@@ -146,7 +147,8 @@ TEST(ValueTest, RandomNumbersCompareAsSqliteCompares) {
       case 2:
         return ValueRef::Real(static_cast<double>(i));
       case 3:
-        return ValueRef::Real(std::nextafter(static_cast<double>(i), rng() % 2 ? HUGE_VAL : -HUGE_VAL));
+        return ValueRef::Real(
+            std::nextafter(static_cast<double>(i), rng() % 2 ? HUGE_VAL : -HUGE_VAL));
       default: {
         uint64_t bits = rng();
         double r;

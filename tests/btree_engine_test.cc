@@ -4,7 +4,10 @@
 // random edits, and damaged files (truncated, zeroed, bit-flipped) that must
 // give Corruption or a clean fallback, never a crash.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -408,6 +411,31 @@ TEST_F(BtreeEngineTest, ReadOnlyOpenChangesNoByte) {
   std::ifstream again(path_, std::ios::binary);
   std::string after((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
   EXPECT_TRUE(before == after);
+}
+
+TEST_F(BtreeEngineTest, SecondProcessCannotOpenAStoreAnotherProcessHasOpen) {
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(ready[0]);
+    Result<std::unique_ptr<Engine>> engine = OpenBtreeEngine(MakeOptions());
+    char ok = engine.ok() ? 1 : 0;
+    if (::write(ready[1], &ok, 1) != 1) ::_exit(1);
+    ::pause();  // holds the store until killed
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char ok = 0;
+  ASSERT_EQ(::read(ready[0], &ok, 1), 1);
+  ::close(ready[0]);
+  EXPECT_EQ(ok, 1) << "the child could not open the store";
+  EXPECT_CODE(kBusy, OpenBtreeEngine(MakeOptions()));
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  // The lock dies with its process.
+  EXPECT_OK(OpenBtreeEngine(MakeOptions()));
 }
 
 TEST_F(BtreeEngineTest, BadPageSizeOptionIsInvalidArgument) {

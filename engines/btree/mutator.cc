@@ -453,9 +453,13 @@ Status Mutator::Rebalance(uint64_t* root, std::vector<PathLevel>& path, size_t d
       --d;
       continue;
     }
-    std::vector<std::string> cells;
-    MANIFOLD_RETURN_IF_ERROR(CollectCells(pages_, page, pgno, &cells));
-    if (CellsBytes(cells, 0, cells.size()) >= capacity / 4) return Status::OK();
+    size_t used = 0;
+    for (size_t i = 0; i < count; ++i) {
+      Cell cell;
+      MANIFOLD_RETURN_IF_ERROR(GetCell(pages_, page, pgno, i, &cell));
+      used += cell.size + 2;
+    }
+    if (used >= capacity / 4) return Status::OK();
     uint64_t parent_pgno = path[d - 1].pgno;
     uint8_t* parent = DirtyData(parent_pgno);
     const size_t at = path[d - 1].index;

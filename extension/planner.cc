@@ -30,6 +30,25 @@ bool ComponentDesc(const Table& table, int component) {
   return schema.columns[schema.key_columns[component]].key_order == SortOrder::kDesc;
 }
 
+// A comparison of a TEXT column with a number means different things
+// depending on the other operand's affinity, which SQLite does not tell a
+// virtual table: a literal or parameter (no affinity) is turned into text; a
+// column of BLOB affinity is compared as it is; a numeric one makes both sides
+// numeric, so '2.0' and ' 2' would equal 2. When the operand is not a constant
+// known at planning time, such a constraint is only advisory (omit=0): the
+// scan may return more rows and SQLite itself applies the exact comparison.
+bool TextComponent(const Table& table, int component) {
+  if (table.rowid_keyed() || table.schema().raw) return false;
+  const TableSchema& schema = table.schema();
+  return schema.columns[schema.key_columns[component]].affinity == Affinity::kText;
+}
+
+// True when a value reaching a TEXT key column is one of those numbers.
+bool AmbiguousForText(sqlite3_value* value) {
+  int type = sqlite3_value_type(value);
+  return type == SQLITE_INTEGER || type == SQLITE_FLOAT;
+}
+
 bool BinaryCollation(sqlite3_index_info* info, int constraint) {
   const char* collation = sqlite3_vtab_collation(info, constraint);
   return collation == nullptr || strcasecmp(collation, "BINARY") == 0;
@@ -207,11 +226,51 @@ int BestIndex(const Table& table, sqlite3_index_info* info) {
       plan += 'O';
     }
   }
+  // Key constraints on a TEXT column whose operand is not a known constant
+  // make the plan advisory: every key step is then marked '?' and left to
+  // SQLite to check again (omit=0), since a widened scan ignores them.
+  bool advisory = false;
+  for (size_t k = 0; k < used.size() && k < plan.size(); ++k) {
+    const int constraint = used[k];
+    const unsigned char op = info->aConstraint[constraint].op;
+    if (op == SQLITE_INDEX_CONSTRAINT_LIMIT || op == SQLITE_INDEX_CONSTRAINT_OFFSET) continue;
+    int component = ComponentOf(table, info->aConstraint[constraint].iColumn);
+    sqlite3_value* constant = nullptr;
+    if (TextComponent(table, component) &&
+        (plan[k] == 'i' || sqlite3_vtab_rhs_value(info, constraint, &constant) != SQLITE_OK)) {
+      advisory = true;
+    }
+  }
+  std::string marked;
+  if (advisory) {
+    // SQLite re-checks advisory terms on every row, so LIMIT/OFFSET and a
+    // one-row promise no longer hold.
+    while (!used.empty()) {
+      unsigned char op = info->aConstraint[used.back()].op;
+      if (op != SQLITE_INDEX_CONSTRAINT_LIMIT && op != SQLITE_INDEX_CONSTRAINT_OFFSET) break;
+      used.pop_back();
+    }
+    for (char c : plan) {
+      if (c != 'L' && c != 'O') marked += std::string("?") + c;
+    }
+  } else {
+    marked = plan;
+  }
+  plan = std::move(marked);
   if (reverse) plan += 'r';
 
-  for (size_t k = 0; k < used.size(); ++k) {
-    info->aConstraintUsage[used[k]].argvIndex = static_cast<int>(k) + 1;
-    info->aConstraintUsage[used[k]].omit = 1;
+  bool next_advisory = false;
+  size_t argv_index = 0;
+  for (char c : plan) {
+    if (c == '?') {
+      next_advisory = true;
+      continue;
+    }
+    if (c == 'r') continue;
+    const int constraint = used[argv_index++];
+    info->aConstraintUsage[constraint].argvIndex = static_cast<int>(argv_index);
+    info->aConstraintUsage[constraint].omit = next_advisory ? 0 : 1;
+    next_advisory = false;
   }
   info->orderByConsumed = order_consumed && info->nOrderBy > 0;
 
@@ -220,7 +279,7 @@ int BestIndex(const Table& table, sqlite3_index_info* info) {
   if (full_key) {
     rows = in_lists > 0 ? 10.0 * in_lists : 1;
     info->estimatedCost = 10.0 * rows;
-    if (in_lists == 0) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+    if (in_lists == 0 && !advisory) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
   } else {
     for (int k = 0; k < eq; ++k) rows /= 100;
     for (char c : plan) {
@@ -247,13 +306,32 @@ Status BuildScan(const Table& table, const char* idx_str, int argc, sqlite3_valu
   char lower_op = 0, upper_op = 0;
   int component = 0;
   int arg = 0;
+  bool advisory = false;  // the next step is advisory ('?')
+  bool widened = false;   // an advisory step met an ambiguous value: ignore the rest
   for (char step : plan) {
     if (step == 'r') {
       scan->reverse = true;
       continue;
     }
+    if (step == '?') {
+      advisory = true;
+      continue;
+    }
     if (arg >= argc) return Status::Internal("plan '" + plan + "' is missing constraint values");
     sqlite3_value* value = argv[arg++];
+    if (advisory && !widened && TextComponent(table, component)) {
+      if (step == 'i') {
+        sqlite3_value* item = nullptr;
+        for (int rc = sqlite3_vtab_in_first(value, &item); rc == SQLITE_OK && item != nullptr;
+             rc = sqlite3_vtab_in_next(value, &item)) {
+          if (AmbiguousForText(item)) widened = true;
+        }
+      } else {
+        widened = AmbiguousForText(value);
+      }
+    }
+    advisory = false;
+    if (widened) continue;  // SQLite applies this and every later term itself
     switch (step) {
       case 'e': {
         char op = '=';
@@ -329,6 +407,8 @@ Status BuildScan(const Table& table, const char* idx_str, int argc, sqlite3_valu
         return Status::Internal("unknown plan step in '" + plan + "'");
     }
   }
+  // A widened scan after IN lists covers every prefix: read them all.
+  if (widened && prefixes.size() > 1) prefixes = {""};
   if (scan->limit == 0) {
     scan->empty = true;
     return Status::OK();

@@ -143,6 +143,62 @@ TEST_P(VtabBasic, KeyedTablesAnswerRangesPrefixesAndInListsAsNative) {
   ExpectSame("c", "SELECT a, b FROM @T WHERE a = 'x' ORDER BY a, b DESC LIMIT 2 OFFSET 1");
 }
 
+// A TEXT key compared with a number: a literal or parameter becomes text, a
+// column of BLOB affinity is compared as it is, a numeric column makes both
+// sides numeric ('2.0' = 2). The planner cannot see which, so such terms must
+// give the native answer on every path: joins, parameters, IN lists.
+TEST_P(VtabBasic, TextKeysComparedWithNumbersFollowTheOtherOperandsAffinity) {
+  CreatePair("k", "a TEXT PRIMARY KEY, v", true);
+  for (const char* table : {"k", "native_k"}) {
+    ASSERT_EQ(SQLITE_OK, Db().Exec(std::string("INSERT INTO ") + table +
+                                   " VALUES ('2', 1), ('2.0', 2), (' 2', 3), ('10', 4), ('abc', 5),"
+                                   " (x'32', 6)"))
+        << Db().last_error();
+  }
+  ASSERT_EQ(SQLITE_OK, Db().Exec("CREATE TABLE any_o(k); CREATE TABLE int_o(k INTEGER);"
+                                 "CREATE TABLE text_o(k TEXT);"
+                                 "INSERT INTO any_o VALUES (2), ('2'), (2.0), ('abc'), (x'32');"
+                                 "INSERT INTO int_o VALUES (2), (10), ('abc');"
+                                 "INSERT INTO text_o VALUES (2), ('10')"))
+      << Db().last_error();
+  for (const char* other : {"any_o", "int_o", "text_o"}) {
+    ExpectSame("k", std::string("SELECT o.k, typeof(o.k), t.a, t.v FROM ") + other +
+                        " o JOIN @T t ON t.a = o.k ORDER BY 1, 3");
+    ExpectSame("k", std::string("SELECT o.k, t.a FROM ") + other +
+                        " o JOIN @T t ON t.a > o.k ORDER BY 1, 2");
+    ExpectSame("k", std::string("SELECT t.a FROM @T t WHERE t.a IN (SELECT k FROM ") + other +
+                        ") ORDER BY 1");
+  }
+  for (const char* where : {"a = 2", "a = '2'", "a > 2", "a <= 10", "a IN (2, 10)",
+                            "a IN ('2', 10.0)", "a = 2 LIMIT 1"}) {
+    ExpectSame("k", std::string("SELECT a, v FROM @T WHERE ") + where);
+  }
+  // A bound parameter has no affinity: the number becomes text.
+  for (const char* table : {"k", "native_k"}) {
+    sqlite3_stmt* stmt = nullptr;
+    ASSERT_EQ(SQLITE_OK, sqlite3_prepare_v2(Db().get(),
+                                            (std::string("SELECT count(*), min(v) FROM ") + table +
+                                             " WHERE a = ?1 OR a = ?2")
+                                                .c_str(),
+                                            -1, &stmt, nullptr));
+    sqlite3_bind_int(stmt, 1, 2);
+    sqlite3_bind_double(stmt, 2, 10.0);  // the text '10.0': no row
+    ASSERT_EQ(SQLITE_ROW, sqlite3_step(stmt));
+    EXPECT_EQ(1, sqlite3_column_int(stmt, 0)) << table;
+    EXPECT_EQ(1, sqlite3_column_int(stmt, 1)) << table;
+    sqlite3_finalize(stmt);
+    ASSERT_EQ(SQLITE_OK, sqlite3_prepare_v2(Db().get(),
+                                            (std::string("SELECT v FROM ") + table + " WHERE a = ?")
+                                                .c_str(),
+                                            -1, &stmt, nullptr));
+    sqlite3_bind_int(stmt, 1, 10);
+    ASSERT_EQ(SQLITE_ROW, sqlite3_step(stmt)) << table;
+    EXPECT_EQ(4, sqlite3_column_int(stmt, 0)) << table;
+    EXPECT_EQ(SQLITE_DONE, sqlite3_step(stmt)) << table;
+    sqlite3_finalize(stmt);
+  }
+}
+
 TEST_P(VtabBasic, PlansUseTheKeyAndConsumeOrderBy) {
   ASSERT_EQ(SQLITE_OK, Db().Exec("CREATE VIRTUAL TABLE k USING " + engine() +
                                  "(a TEXT, b INT, c, PRIMARY KEY(a, b))"));

@@ -51,13 +51,13 @@ class Mutator {
   Mark Savepoint();
   // Restores the state as of `mark`; `mark` stays the newest open savepoint.
   void RollbackTo(const Mark& mark);
-  // The newest open savepoint is now `top` (nullptr: none); pages only older
-  // savepoints... no savepoint needs any more become free for reuse.
+  // The newest open savepoint is now `top` (nullptr: none). Replaced dirty
+  // pages that no open savepoint needs any more become free for reuse.
   void Released(const Mark* top);
 
-  // Commit support. Makes retired pages free, then hands out what the
-  // commit writes: the dirty pages, the pages freed from the snapshot, the
-  // unused reusable pages and the final page count.
+  // Commit support: forgets every savepoint, freeing the pages only they
+  // needed. The accessors below then give what the commit writes: the dirty
+  // pages, the snapshot pages freed, the unused free pages, the page count.
   void FinishForCommit();
   // Allocates a dirty page (for the freelist chain); returns its bytes.
   uint64_t AllocatePage(uint8_t** data);

@@ -92,7 +92,8 @@ Status TableCursor::SettleLookup() {
   for (; lookup_index_ < scan_.keys.size(); ++lookup_index_) {
     Status s = reader_->Get(table_->keyspace(), scan_.keys[lookup_index_], &value_);
     if (s.ok()) {
-      key_ = scan_.keys[lookup_index_];
+      key_view_ = scan_.keys[lookup_index_];
+      value_view_ = value_;
       return Status::OK();
     }
     if (!s.IsNotFound()) return s;
@@ -113,14 +114,21 @@ Status TableCursor::SettleRange() {
     eof_ = true;
     return Status::OK();
   }
-  key_.assign(key);
   Bytes value = cursor_->value();
   if (!cursor_->Valid()) {
     eof_ = true;
     Status s = cursor_->status();
     return s.ok() ? Status::Internal("cursor lost its place reading a value") : s;
   }
-  value_.assign(value);
+  if (via_write_) {
+    key_.assign(key);
+    value_.assign(value);
+    key_view_ = key_;
+    value_view_ = value_;
+  } else {
+    key_view_ = key;
+    value_view_ = value;
+  }
   return Status::OK();
 }
 
@@ -171,7 +179,7 @@ Status TableCursor::KeyComponent(int position, ValueRef* value) {
   if (!key_decoded_) {
     const TableSchema& schema = table_->schema();
     key_values_.resize(schema.key_columns.size());
-    std::string_view in = key_;
+    std::string_view in = key_view_;
     for (size_t p = 0; p < schema.key_columns.size(); ++p) {
       MANIFOLD_RETURN_IF_ERROR(
           KeyCodec::Decode(&in, schema.columns[schema.key_columns[p]].key_order, &key_values_[p]));
@@ -185,17 +193,17 @@ Status TableCursor::KeyComponent(int position, ValueRef* value) {
 Status TableCursor::Column(sqlite3_context* context, int column) {
   const TableSchema& schema = table_->schema();
   if (schema.raw) {
-    ResultValue(context, ValueRef::Blob(column == 0 ? key_ : value_));
+    ResultValue(context, ValueRef::Blob(column == 0 ? key_view_ : value_view_));
     return Status::OK();
   }
   if (column == table_->ipk_column()) {
     int64_t rowid = 0;
-    MANIFOLD_RETURN_IF_ERROR(KeyCodec::DecodeRowid(key_, &rowid));
+    MANIFOLD_RETURN_IF_ERROR(KeyCodec::DecodeRowid(key_view_, &rowid));
     sqlite3_result_int64(context, rowid);
     return Status::OK();
   }
   if (!record_open_) {
-    MANIFOLD_RETURN_IF_ERROR(record_.Open(value_));
+    MANIFOLD_RETURN_IF_ERROR(record_.Open(value_view_));
     record_open_ = true;
   }
   ValueRef value;
@@ -214,10 +222,10 @@ Status TableCursor::Column(sqlite3_context* context, int column) {
 Status TableCursor::Rowid(sqlite3_int64* rowid) {
   if (table_->rowid_keyed()) {
     int64_t decoded = 0;
-    MANIFOLD_RETURN_IF_ERROR(KeyCodec::DecodeRowid(key_, &decoded));
+    MANIFOLD_RETURN_IF_ERROR(KeyCodec::DecodeRowid(key_view_, &decoded));
     *rowid = decoded;
   } else {
-    *rowid = table_->HandleForKey(key_);
+    *rowid = table_->HandleForKey(key_view_);
   }
   return Status::OK();
 }

@@ -62,8 +62,14 @@ class TableCursor : public sqlite3_vtab_cursor, public WriteTxnReader {
   int64_t returned_ = 0;
   bool eof_ = true;
 
+  // The current row. A cursor reading a snapshot uses the engine cursor's
+  // views, stable until its next move; one reading through the write
+  // transaction copies them into key_/value_, since the same statement may
+  // write the table under it.
   std::string key_;
   std::string value_;
+  Bytes key_view_;
+  Bytes value_view_;
   bool record_open_ = false;
   RecordReader record_;
   bool key_decoded_ = false;

@@ -52,6 +52,7 @@ Status TableCursor::Acquire() {
 
 Status TableCursor::Filter(const char* idx_str, int argc, sqlite3_value** argv) {
   MANIFOLD_RETURN_IF_ERROR(table_->EnsureOpen());
+  table_->StartStatement();
   Release();
   detached_ = false;
   eof_ = true;

@@ -354,6 +354,7 @@ void Table::Renamed(std::string new_name) {
 }
 
 Status Table::Begin() {
+  StartStatement();
   MANIFOLD_RETURN_IF_ERROR(EnsureOpen());
   // A read-only store never gets a write transaction; xUpdate refuses writes.
   if (options_.read_only || in_transaction_) return Status::OK();
@@ -504,24 +505,17 @@ Status Table::WriteRow(sqlite3_value** argv, int argc, bool insert, const std::s
       values[c] = ApplyAffinity(schema.columns[c].affinity, v, &scratch[c]);
     }
   }
-  // NOT NULL, declared or implied by a WITHOUT ROWID key, in column order as
-  // natively. OR REPLACE has no DEFAULT to fall back on, so it fails too.
-  for (int c = 0; c < columns; ++c) {
-    if (values[c].type != ValueType::kNull || c == ipk_column_) continue;
-    const ColumnDef& column = schema.columns[c];
-    bool required = column.not_null || schema.raw ||
-                    (!rowid_keyed() && column.key_position >= 0);
-    if (!required) continue;
-    // Under OR IGNORE, SQLite turns the constraint error into a skipped row.
-    return Status::Constraint("NOT NULL constraint failed: " + name_ + "." + column.name);
-  }
-
   std::string key;
   std::string unique_columns;
   int64_t new_rowid = 0;
   if (rowid_keyed()) {
     std::string rowid_scratch;
     ValueRef given = ValueRef::Null();
+    if (!insert && ipk_column_ >= 0 && values[ipk_column_].type == ValueType::kNull) {
+      // Natively an INTEGER PRIMARY KEY set to NULL by UPDATE is a mismatch
+      // (only INSERT assigns a new rowid for NULL).
+      return Status::InvalidArgument(std::string(kDatatypeMismatch));
+    }
     if (ipk_column_ >= 0 && values[ipk_column_].type != ValueType::kNull) {
       given = values[ipk_column_];
     } else if (sqlite3_value_type(argv[1]) != SQLITE_NULL) {
@@ -555,6 +549,25 @@ Status Table::WriteRow(sqlite3_value** argv, int argc, bool insert, const std::s
     }
   }
 
+  // NOT NULL, declared or implied by a WITHOUT ROWID key, in column order as
+  // natively (after the rowid checks, which SQLite makes first). OR REPLACE has
+  // no DEFAULT to fall back on, so it fails too.
+  for (int c = 0; c < columns; ++c) {
+    if (values[c].type != ValueType::kNull || c == ipk_column_) continue;
+    const ColumnDef& column = schema.columns[c];
+    bool required = column.not_null || schema.raw ||
+                    (!rowid_keyed() && column.key_position >= 0);
+    if (!required) continue;
+    // Under OR IGNORE, SQLite turns the constraint error into a skipped row.
+    return Status::Constraint("NOT NULL constraint failed: " + name_ + "." + column.name);
+  }
+
+  if (!insert && replaced_keys_.count(old_key) > 0) {
+    return Status::NotSupported(
+        "UPDATE OR REPLACE moved a row onto a row that the same statement updates afterwards; "
+        "SQLite computes a virtual table's new rows before writing any, so this cannot give "
+        "a native table's answer (nothing was changed; split the statement)");
+  }
   if (insert || key != old_key) {
     std::string existing;
     Status s = txn.Get(keyspace_, key, &existing);
@@ -563,6 +576,7 @@ Status Table::WriteRow(sqlite3_value** argv, int argc, bool insert, const std::s
         return Status::Constraint("UNIQUE constraint failed: " + unique_columns);
       }
       // REPLACE: the Put below overwrites the conflicting row.
+      replaced_keys_.insert(key);
     } else if (!s.IsNotFound()) {
       return s;
     }

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -64,6 +65,9 @@ class Table : public sqlite3_vtab {
   // Opens the store and keyspace and checks the fingerprint, once; every real
   // use calls it first. A missing store or keyspace is an error, never a file.
   Status EnsureOpen();
+  // Forgets what the current statement did (called when a statement starts
+  // reading the table: every UPDATE reads it before its first xUpdate).
+  void StartStatement() { replaced_keys_.clear(); }
   // Looks the keyspace name up in the catalog (a renamed table keeps its
   // keyspace), once.
   Status ResolveKeyspace();
@@ -124,6 +128,12 @@ class Table : public sqlite3_vtab {
   std::string module_;
   std::string schema_name_;  // "main", "temp" or an attached name
   std::string name_;
+  // Keys of rows that OR REPLACE removed during the current statement. SQLite
+  // computes every new row of a virtual-table UPDATE before the first write,
+  // so an UPDATE that reaches such a key would apply values computed from the
+  // removed row where a native table uses the row that replaced it: that
+  // statement fails instead of giving a different answer.
+  std::set<std::string> replaced_keys_;
   ParsedTable parsed_;
   Options options_;  // how the store opens; path resolved
   std::string keyspace_name_;

@@ -147,7 +147,15 @@ int Rowid(sqlite3_vtab_cursor* cursor, sqlite3_int64* rowid) {
 
 // xUpdate: INSERT, UPDATE or DELETE of one row.
 int Update(sqlite3_vtab* vtab, int argc, sqlite3_value** argv, sqlite3_int64* rowid) {
-  return TableCall(vtab, [&] { return AsTable(vtab)->Update(argc, argv, rowid); });
+  int rc = TableCall(vtab, [&] { return AsTable(vtab)->Update(argc, argv, rowid); });
+  if ((rc & 0xff) == SQLITE_CONSTRAINT &&
+      sqlite3_vtab_on_conflict(AsTable(vtab)->connection().db()) == SQLITE_IGNORE) {
+    // SQLite skips the row, but would keep the message as the statement's
+    // and show it for a later, unrelated error of the same statement.
+    sqlite3_free(vtab->zErrMsg);
+    vtab->zErrMsg = nullptr;
+  }
+  return rc;
 }
 
 // xBegin: the table is about to be written in this transaction.

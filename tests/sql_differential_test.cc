@@ -486,12 +486,34 @@ TEST_P(SqlDifferential, EveryUpdateConflictClauseBehavesAsNative) {
         "INSERT INTO t VALUES (10, 'in transaction')",
         "UPDATE" + clause + " t SET a = 2 WHERE a = 3",
         "UPDATE" + clause + " t SET b = NULL WHERE a >= 5",
-        "UPDATE" + clause + " t SET a = a + 1",
+        // Moves keys downwards: no row is replaced and then updated again.
+        "UPDATE" + clause + " t SET a = a - 1 WHERE a > 1",
+        "UPDATE" + clause + " t SET a = a + 8 WHERE a >= 4",
         "SELECT * FROM t ORDER BY a",
         "COMMIT",
         "SELECT * FROM t ORDER BY a",
     }));
   }
+}
+
+// UPDATE OR REPLACE that moves a row onto a row the same statement updates
+// afterwards: natively the later update applies to the row that moved in;
+// SQLite hands a virtual table every new row computed from the rows as they
+// were, so manifold refuses the statement (README, "Known limits") and
+// changes nothing, instead of giving another answer.
+TEST_P(SqlDifferential, UpdateOrReplaceChainIsRefusedAndChangesNothing) {
+  ASSERT_TRUE(o_.CreateTable("t", "a INT PRIMARY KEY, b TEXT NOT NULL"));
+  ASSERT_TRUE(o_.CheckAll({"INSERT INTO t VALUES (1, 'one'), (2, 'two'), (3, 'three')", "BEGIN",
+                           "INSERT INTO t VALUES (10, 'in transaction')"}));
+  Outcome refused = RunSql(o_.manifold(), "UPDATE OR REPLACE t SET a = a + 1");
+  EXPECT_EQ(SQLITE_ERROR, refused.rc) << refused.ToString();
+  EXPECT_NE(std::string::npos, refused.message.find("the same statement updates afterwards"))
+      << refused.message;
+  EXPECT_NE(std::string::npos, refused.message.find("table \"t\"")) << refused.message;
+  // The statement left nothing behind and the transaction goes on.
+  EXPECT_TRUE(o_.CheckAll({"SELECT * FROM t ORDER BY a", "COMMIT", "SELECT * FROM t ORDER BY a"}));
+  // Natively the same statement succeeds: the test fails if that ever changes.
+  EXPECT_EQ(SQLITE_OK, RunSql(o_.native(), "UPDATE OR REPLACE t SET a = a + 1").rc);
 }
 
 TEST_P(SqlDifferential, FailedMultiRowStatementsLeaveNothingBehind) {
@@ -766,16 +788,22 @@ TEST_P(SqlDifferential, ManifoldModuleWithEngineOptionBehavesAsNative) {
   }));
 }
 
-TEST_P(SqlDifferential, DdlKeepsChangesAndLastInsertRowid) {
-  // Python's cursor.lastrowid and the shell's changes() read these after any
-  // statement; creating or dropping a table must not disturb them.
+TEST_P(SqlDifferential, DdlKeepsLastInsertRowid) {
+  // Python's cursor.lastrowid reads last_insert_rowid() after any statement;
+  // creating, renaming or dropping a table must not disturb it. changes() is
+  // another matter: manifold's catalog is a table of the SQLite file, written
+  // by these statements, and SQLite offers no way to hide that write from
+  // changes() (README, "Known limits"); the next INSERT/UPDATE/DELETE counts
+  // as natively.
   ASSERT_TRUE(o_.CreateTable("t", "a INTEGER PRIMARY KEY, b"));
   EXPECT_TRUE(o_.Check("INSERT INTO t VALUES (6, 'x')"));
   ASSERT_TRUE(o_.CreateTable("u", "a"));
-  EXPECT_TRUE(o_.Check("SELECT changes(), last_insert_rowid()"));
+  EXPECT_TRUE(o_.Check("SELECT last_insert_rowid()"));
   ASSERT_TRUE(o_.Both("ALTER TABLE u RENAME TO w"));
-  EXPECT_TRUE(o_.Check("SELECT changes(), last_insert_rowid()"));
+  EXPECT_TRUE(o_.Check("SELECT last_insert_rowid()"));
   ASSERT_TRUE(o_.Both("DROP TABLE w"));
+  EXPECT_TRUE(o_.Check("SELECT last_insert_rowid()"));
+  EXPECT_TRUE(o_.Check("UPDATE t SET b = 'y' WHERE a = 6"));
   EXPECT_TRUE(o_.Check("SELECT changes(), last_insert_rowid()"));
 }
 

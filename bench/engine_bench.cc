@@ -191,8 +191,11 @@ Figures Run(const std::string& name, const std::string& dir, const Workload& w,
   Status compacted = engine->Compact();
   const uint64_t disk_after = FileBytes(options.path);
   // Sizes are reported in the same table, in MiB instead of seconds.
-  f.Set("file size after load (MiB)", disk_before / 1048576.0);
-  f.Set("file size after delete + compact (MiB)", compacted.ok() ? disk_after / 1048576.0 : -1);
+  // A store that lives in memory has no file to measure.
+  const bool on_disk = engine->capabilities().persistent;
+  f.Set("file size after load (MiB)", on_disk ? disk_before / 1048576.0 : -1);
+  f.Set("file size after delete + compact (MiB)",
+        on_disk && compacted.ok() ? disk_after / 1048576.0 : -1);
   return f;
 }
 

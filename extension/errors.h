@@ -42,7 +42,8 @@ int VtabCall(sqlite3_vtab* vtab, std::string_view module, std::string_view table
   try {
     Status s = body();
     if (s.ok()) return SQLITE_OK;
-    SetSqliteMessage(&vtab->zErrMsg, UserMessage(module, table, s));
+    const std::string message = UserMessage(module, table, s);
+    SetSqliteMessage(&vtab->zErrMsg, message);
     return ToSqliteCode(s);
   } catch (const std::bad_alloc&) {
     return SQLITE_NOMEM;

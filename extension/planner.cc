@@ -301,7 +301,7 @@ Status BuildScan(const Table& table, const char* idx_str, int argc, sqlite3_valu
   *scan = Scan();
   std::string plan = idx_str == nullptr ? "" : idx_str;
   std::vector<std::string> prefixes{""};  // one per IN combination
-  bool lookup = false, has_range = false;
+  bool has_range = false;
   std::string lower, upper;
   char lower_op = 0, upper_op = 0;
   int component = 0;
@@ -416,7 +416,6 @@ Status BuildScan(const Table& table, const char* idx_str, int argc, sqlite3_valu
 
   const int components = ComponentCount(table);
   if (component == components) {
-    lookup = true;
     std::sort(prefixes.begin(), prefixes.end());
     prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
     if (scan->reverse) std::reverse(prefixes.begin(), prefixes.end());
@@ -424,7 +423,6 @@ Status BuildScan(const Table& table, const char* idx_str, int argc, sqlite3_valu
     scan->keys = std::move(prefixes);
     return Status::OK();
   }
-  (void)lookup;
 
   // A range over the keys that start with `prefix`, narrowed on the next
   // component by the bounds. Bounds on a DESC component swap ends.

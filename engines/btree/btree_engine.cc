@@ -104,7 +104,7 @@ class BtreeCursor final : public Cursor {
   }
   void Seek(Bytes target) override {
     Position([&](uint64_t root) {
-      bool exact;
+      bool exact = false;
       return path_.Seek(*pages_, root, target, &exact);
     });
   }
@@ -119,7 +119,7 @@ class BtreeCursor final : public Cursor {
     }
     std::string last = key_copy_;
     Position([&](uint64_t root) {
-      bool exact;
+      bool exact = false;
       MANIFOLD_RETURN_IF_ERROR(path_.Seek(*pages_, root, last, &exact));
       if (path_.valid() && exact) return path_.Next(*pages_);
       return Status::OK();
@@ -152,7 +152,7 @@ class BtreeCursor final : public Cursor {
 
   // The last key < target (or <= target when inclusive).
   Status SeekBefore(uint64_t root, Bytes target, bool inclusive) {
-    bool exact;
+    bool exact = false;
     MANIFOLD_RETURN_IF_ERROR(path_.Seek(*pages_, root, target, &exact));
     if (path_.valid() && exact && inclusive) return Status::OK();
     if (path_.valid()) return path_.Prev(*pages_);
@@ -321,7 +321,7 @@ class BtreeWriteTxn final : public WriteTxn {
     auto ks = std::make_shared<KeyspaceState>();
     ks->name = std::string(name);
     ks->id = meta_.next_keyspace_id++;
-    bool inserted;
+    bool inserted = false;
     MANIFOLD_RETURN_IF_ERROR(Fail(mutator_->Put(&meta_.catalog_root, name,
                                                 EncodeCatalogValue(ks->id, 0, 0), &inserted)));
     keyspaces_[ks->name] = ks;
@@ -335,7 +335,7 @@ class BtreeWriteTxn final : public WriteTxn {
     if (!found.ok()) return found.status();
     std::shared_ptr<KeyspaceState> ks = *found;
     MANIFOLD_RETURN_IF_ERROR(Fail(mutator_->FreeTree(ks->root)));
-    bool deleted;
+    bool deleted = false;
     MANIFOLD_RETURN_IF_ERROR(Fail(mutator_->Delete(&meta_.catalog_root, name, &deleted)));
     ks->dropped = true;
     keyspaces_.erase(ks->name);
@@ -347,7 +347,7 @@ class BtreeWriteTxn final : public WriteTxn {
     MANIFOLD_RETURN_IF_ERROR(Live());
     Result<std::shared_ptr<KeyspaceState>> state = Resolve(ks);
     if (!state.ok()) return state.status();
-    bool inserted;
+    bool inserted = false;
     MANIFOLD_RETURN_IF_ERROR(Fail(mutator_->Put(&(*state)->root, key, value, &inserted)));
     if (inserted) ++(*state)->count;
     (*state)->dirty = true;
@@ -359,7 +359,7 @@ class BtreeWriteTxn final : public WriteTxn {
     MANIFOLD_RETURN_IF_ERROR(Live());
     Result<std::shared_ptr<KeyspaceState>> state = Resolve(ks);
     if (!state.ok()) return state.status();
-    bool deleted;
+    bool deleted = false;
     MANIFOLD_RETURN_IF_ERROR(Fail(mutator_->Delete(&(*state)->root, key, &deleted)));
     if (deleted) {
       --(*state)->count;
@@ -463,7 +463,7 @@ class BtreeWriteTxn final : public WriteTxn {
 
  private:
   struct Saved {
-    int level;
+    int level = 0;
     Meta meta;
     std::map<std::string, KeyspaceState> keyspaces;
     Mutator::Mark mark;
@@ -507,7 +507,7 @@ class BtreeWriteTxn final : public WriteTxn {
   Status FlushCatalog() {
     for (auto& [name, ks] : keyspaces_) {
       if (!ks->dirty) continue;
-      bool inserted;
+      bool inserted = false;
       MANIFOLD_RETURN_IF_ERROR(mutator_->Put(&meta_.catalog_root, name,
                                              EncodeCatalogValue(ks->id, ks->root, ks->count),
                                              &inserted));

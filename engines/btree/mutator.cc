@@ -79,7 +79,7 @@ uint8_t* Mutator::Allocate(uint64_t* pgno) {
 }
 
 uint64_t Mutator::AllocatePage(uint8_t** data) {
-  uint64_t pgno;
+  uint64_t pgno = 0;
   *data = Allocate(&pgno);
   return pgno;
 }
@@ -115,7 +115,7 @@ Status Mutator::WriteOverflow(Bytes data, uint64_t* first) {
   const size_t payload = pages_.page_size - kHeaderSize;
   uint8_t* prev = nullptr;
   for (size_t pos = 0; pos < data.size(); pos += payload) {
-    uint64_t pgno;
+    uint64_t pgno = 0;
     uint8_t* page = Allocate(&pgno);
     std::memset(page, 0, kHeaderSize);
     page[4] = kOverflowPage;
@@ -166,7 +166,7 @@ Status Mutator::Descend(uint64_t root, Bytes key, std::vector<PathLevel>* path, 
     }
     Result<const uint8_t*> page = GetNode(pages_, pgno);
     if (!page.ok()) return page.status();
-    size_t index;
+    size_t index = 0;
     MANIFOLD_RETURN_IF_ERROR(SearchNode(pages_, *page, pgno, key, &index, exact, &scratch_));
     path->push_back({pgno, index});
     if (PageTypeOf(*page) == kLeafPage) return Status::OK();
@@ -187,7 +187,7 @@ Status Mutator::SetChild(uint8_t* page, uint64_t pgno, size_t i, uint64_t child)
 
 Status Mutator::TouchPath(uint64_t* root, std::vector<PathLevel>* path) {
   for (size_t d = 0; d < path->size(); ++d) {
-    uint64_t old = (*path)[d].pgno, now;
+    uint64_t old = (*path)[d].pgno, now = 0;
     Result<uint8_t*> page = Writable(old, &now);
     if (!page.ok()) return page.status();
     if (d == 0) {
@@ -278,7 +278,7 @@ Status Mutator::InsertAt(uint64_t* root, std::vector<PathLevel>& path, size_t d,
   const size_t capacity = pages_.page_size - kHeaderSize;
   const size_t total = CellsBytes(cells, 0, n);
   // Appends (sequential loads) split off only the new cell, leaving full pages.
-  size_t split;
+  size_t split = 0;
   if (index == n - 1) {
     split = n - 1;
   } else if (index == 0 && leaf) {
@@ -290,7 +290,7 @@ Status Mutator::InsertAt(uint64_t* root, std::vector<PathLevel>& path, size_t d,
     split = std::clamp<size_t>(split, 1, leaf ? n - 1 : n - 2);
   }
   std::string parent_cell;
-  uint64_t right_pgno;
+  uint64_t right_pgno = 0;
   uint8_t* right = Allocate(&right_pgno);
   if (leaf) {
     if (CellsBytes(cells, 0, split) > capacity || CellsBytes(cells, split, n) > capacity) {
@@ -326,7 +326,7 @@ Status Mutator::InsertAt(uint64_t* root, std::vector<PathLevel>& path, size_t d,
     Rebuild(page, pages_.page_size, kBranchPage, leftmost, cells, 0, split);
   }
   if (d == 0) {
-    uint64_t new_root;
+    uint64_t new_root = 0;
     uint8_t* top = Allocate(&new_root);
     InitNode(top, pages_.page_size, kBranchPage, pgno);
     InsertRaw(top, 0, parent_cell);
@@ -371,7 +371,7 @@ Status Mutator::Put(uint64_t* root, Bytes key, Bytes value, bool* inserted) {
     return Status::OK();
   }
   std::vector<PathLevel>& path = path_;
-  bool exact;
+  bool exact = false;
   MANIFOLD_RETURN_IF_ERROR(Descend(*root, key, &path, &exact));
   MANIFOLD_RETURN_IF_ERROR(TouchPath(root, &path));
   PathLevel& leaf = path.back();
@@ -390,7 +390,7 @@ Status Mutator::Delete(uint64_t* root, Bytes key, bool* deleted) {
   *deleted = false;
   if (*root == 0) return Status::OK();
   std::vector<PathLevel>& path = path_;
-  bool exact;
+  bool exact = false;
   MANIFOLD_RETURN_IF_ERROR(Descend(*root, key, &path, &exact));
   if (!exact) return Status::OK();
   MANIFOLD_RETURN_IF_ERROR(TouchPath(root, &path));
@@ -469,7 +469,7 @@ Status Mutator::Rebalance(uint64_t* root, std::vector<PathLevel>& path, size_t d
       continue;
     }
     const size_t left_i = at < parent_count ? at : at - 1;
-    uint64_t left_pgno, right_pgno;
+    uint64_t left_pgno = 0, right_pgno = 0;
     MANIFOLD_RETURN_IF_ERROR(ChildAt(pages_, parent, parent_pgno, left_i, &left_pgno));
     MANIFOLD_RETURN_IF_ERROR(ChildAt(pages_, parent, parent_pgno, left_i + 1, &right_pgno));
     Result<const uint8_t*> left_ro = GetNode(pages_, left_pgno);
@@ -494,7 +494,7 @@ Status Mutator::Rebalance(uint64_t* root, std::vector<PathLevel>& path, size_t d
     }
     for (std::string& c : right_cells) merged.push_back(std::move(c));
     if (CellsBytes(merged, 0, merged.size()) > capacity) return Status::OK();
-    uint64_t left_now;
+    uint64_t left_now = 0;
     const uint64_t left_link = PageLink(*left_ro);
     Result<uint8_t*> left = Writable(left_pgno, &left_now);
     if (!left.ok()) return left.status();
@@ -608,21 +608,30 @@ Status Mutator::RelocateNode(uint64_t* pgno, uint64_t limit, int depth) {
   const bool leaf = PageTypeOf(*ro) == kLeafPage;
   const size_t count = CellCount(*ro);
   uint8_t* page = nullptr;  // writable copy, made on the first change
-  auto writable = [&]() -> Status {
-    if (page != nullptr) return Status::OK();
+  auto writable = [&]() -> Result<uint8_t*> {
+    if (page != nullptr) return page;
     Result<uint8_t*> w = Writable(*pgno, pgno);
     if (!w.ok()) return w.status();
     page = *w;
+    return page;
+  };
+  // Stores `link` at `offset` of the writable copy.
+  auto store_link = [&](size_t offset, uint64_t link) -> Status {
+    Result<uint8_t*> w = writable();
+    if (!w.ok()) return w.status();
+    Store64(*w + offset, link);
     return Status::OK();
   };
-  if (*pgno >= limit) MANIFOLD_RETURN_IF_ERROR(writable());
+  if (*pgno >= limit) {
+    Result<uint8_t*> w = writable();
+    if (!w.ok()) return w.status();
+  }
   if (!leaf) {
     uint64_t child = PageLink(page != nullptr ? page : *ro);
     uint64_t before = child;
     MANIFOLD_RETURN_IF_ERROR(RelocateNode(&child, limit, depth + 1));
     if (child != before) {
-      MANIFOLD_RETURN_IF_ERROR(writable());
-      Store64(page + 16, child);
+      MANIFOLD_RETURN_IF_ERROR(store_link(16, child));
     }
   }
   for (size_t i = 0; i < count; ++i) {
@@ -633,28 +642,25 @@ Status Mutator::RelocateNode(uint64_t* pgno, uint64_t limit, int depth) {
     const size_t value_at = leaf ? static_cast<size_t>(c.value - cur) : 0;
     if (c.key_overflows()) {
       uint64_t first = c.key_overflow_page();
-      bool moved;
+      bool moved = false;
       MANIFOLD_RETURN_IF_ERROR(RelocateChain(&first, c.key_len, limit, &moved));
       if (moved) {
-        MANIFOLD_RETURN_IF_ERROR(writable());
-        Store64(page + key_at, first);
+        MANIFOLD_RETURN_IF_ERROR(store_link(key_at, first));
       }
     }
     if (leaf && c.value_overflows()) {
       uint64_t first = c.value_overflow_page();
-      bool moved;
+      bool moved = false;
       MANIFOLD_RETURN_IF_ERROR(RelocateChain(&first, c.value_len, limit, &moved));
       if (moved) {
-        MANIFOLD_RETURN_IF_ERROR(writable());
-        Store64(page + value_at, first);
+        MANIFOLD_RETURN_IF_ERROR(store_link(value_at, first));
       }
     }
     if (!leaf) {
       uint64_t child = c.child;
       MANIFOLD_RETURN_IF_ERROR(RelocateNode(&child, limit, depth + 1));
       if (child != c.child) {
-        MANIFOLD_RETURN_IF_ERROR(writable());
-        Store64(page + key_at - 8, child);
+        MANIFOLD_RETURN_IF_ERROR(store_link(key_at - 8, child));
       }
     }
   }

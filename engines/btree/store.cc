@@ -216,7 +216,7 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
   mutator.FinishForCommit();
   Meta base;
   std::vector<uint64_t> old_chain;
-  uint64_t file_size;
+  uint64_t file_size = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     base = meta_;

@@ -130,8 +130,8 @@ Status TreeGet(const Pages& pages, uint64_t root, Bytes key, std::string* value)
     if (depth >= kMaxDepth) return BadPage(root, "tree is deeper than possible (a cycle?)");
     Result<const uint8_t*> page = GetNode(pages, pgno);
     if (!page.ok()) return page.status();
-    size_t index;
-    bool exact;
+    size_t index = 0;
+    bool exact = false;
     MANIFOLD_RETURN_IF_ERROR(SearchNode(pages, *page, pgno, key, &index, &exact, &scratch));
     if (PageTypeOf(*page) == kLeafPage) {
       if (!exact) return Status::NotFound("key not found");
@@ -198,7 +198,7 @@ Status TreePath::Seek(const Pages& pages, uint64_t root, Bytes key, bool* exact)
     }
     Result<const uint8_t*> page = GetNode(pages, pgno);
     if (!page.ok()) return page.status();
-    size_t index;
+    size_t index = 0;
     MANIFOLD_RETURN_IF_ERROR(SearchNode(pages, *page, pgno, key, &index, exact, &scratch_));
     levels_.push_back({pgno, index});
     if (PageTypeOf(*page) == kLeafPage) {
@@ -244,7 +244,7 @@ Status TreePath::Next(const Pages& pages) {
       if (!page.ok()) return page.status();
       if (up.index < CellCount(*page)) {
         ++up.index;
-        uint64_t child;
+        uint64_t child = 0;
         MANIFOLD_RETURN_IF_ERROR(ChildAt(pages, *page, up.pgno, up.index, &child));
         MANIFOLD_RETURN_IF_ERROR(DescendEdge(pages, child, true));
         break;
@@ -276,7 +276,7 @@ Status TreePath::Prev(const Pages& pages) {
       if (!page.ok()) return page.status();
       if (up.index > 0) {
         --up.index;
-        uint64_t child;
+        uint64_t child = 0;
         MANIFOLD_RETURN_IF_ERROR(ChildAt(pages, *page, up.pgno, up.index, &child));
         MANIFOLD_RETURN_IF_ERROR(DescendEdge(pages, child, false));
         break;

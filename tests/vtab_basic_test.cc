@@ -220,6 +220,23 @@ TEST_P(VtabBasic, RollbackToASavepointMadeBeforeTheFirstWriteUndoesIt) {
   EXPECT_EQ("3|x", Db().Query("SELECT c0, c1 FROM s ORDER BY c0"));
 }
 
+// A comparison with a REAL key applies NUMERIC affinity to the other operand:
+// 9223372036854775807 stays that integer, below the stored REAL 2^63.
+TEST_P(VtabBasic, RangesOnARealKeyCompareIntegersExactly) {
+  CreatePair("r", "k REAL PRIMARY KEY, v", true);
+  for (const char* table : {"r", "native_r"}) {
+    ASSERT_EQ(SQLITE_OK, Db().Exec(std::string("INSERT INTO ") + table +
+                                   " VALUES (9223372036854775807, 'top'), (2.5, 'mid'), (-1, 'low')"))
+        << Db().last_error();
+  }
+  for (const char* where : {"k <= 9223372036854775807", "k < 9223372036854775807",
+                            "k >= 9223372036854775807", "k = 9223372036854775807",
+                            "k > 9223372036854775806", "k = '2.5'", "k < '3'"}) {
+    ExpectSame("r", std::string("SELECT typeof(k), k, v FROM @T WHERE ") + where + " ORDER BY k");
+  }
+  EXPECT_EQ("", Db().Query("SELECT v FROM r WHERE k <= 9223372036854775807 AND v = 'top'"));
+}
+
 TEST_P(VtabBasic, PlansUseTheKeyAndConsumeOrderBy) {
   ASSERT_EQ(SQLITE_OK, Db().Exec("CREATE VIRTUAL TABLE k USING " + engine() +
                                  "(a TEXT, b INT, c, PRIMARY KEY(a, b))"));

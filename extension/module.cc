@@ -7,6 +7,7 @@ SQLITE_EXTENSION_INIT1
 #include <new>
 
 #include "connection.h"
+#include "export.h"
 #include "functions.h"
 #include "vtab_module.h"
 
@@ -22,7 +23,9 @@ extern "C" __attribute__((visibility("default"))) int sqlite3_manifold_init(
     auto connection = std::make_shared<manifold::Connection>(db);
     int rc = manifold::RegisterModules(db, connection);
     if (rc != SQLITE_OK) return rc;
-    return manifold::RegisterFunctions(db, connection);
+    rc = manifold::RegisterFunctions(db, connection);
+    if (rc != SQLITE_OK) return rc;
+    return manifold::RegisterExportFunctions(db, connection);
   } catch (const std::bad_alloc&) {
     return SQLITE_NOMEM;
   } catch (...) {

@@ -17,42 +17,17 @@
 #include <string>
 #include <vector>
 
+#include "sqlite_value_oracle.h"
+#include "test_env.h"
 #include "value.h"
 
 namespace manifold {
 namespace {
 
-uint64_t SeedFromEnv(uint64_t fallback) {
-  const char* s = std::getenv("MANIFOLD_SEED");
-  return s != nullptr && *s != '\0' ? std::strtoull(s, nullptr, 10) : fallback;
-}
-
-int Iterations(int normal, int long_mode) {
-  const char* s = std::getenv("MANIFOLD_LONG");
-  return s != nullptr && std::string(s) == "1" ? long_mode : normal;
-}
-
-void Bind(sqlite3_stmt* stmt, int index, const ValueRef& v) {
-  switch (v.type) {
-    case ValueType::kNull:
-      sqlite3_bind_null(stmt, index);
-      break;
-    case ValueType::kInteger:
-      sqlite3_bind_int64(stmt, index, v.i);
-      break;
-    case ValueType::kReal:
-      sqlite3_bind_double(stmt, index, v.r);
-      break;
-    case ValueType::kText:
-      sqlite3_bind_text(stmt, index, v.bytes.data(), static_cast<int>(v.bytes.size()),
-                        SQLITE_TRANSIENT);
-      break;
-    case ValueType::kBlob:
-      sqlite3_bind_blob(stmt, index, v.bytes.data(), static_cast<int>(v.bytes.size()),
-                        SQLITE_TRANSIENT);
-      break;
-  }
-}
+using ::manifold::testing::BindValue;
+using ::manifold::testing::Describe;
+using ::manifold::testing::Iterations;
+using ::manifold::testing::TestSeed;
 
 // typeof, quote and the exact contents of a result column, as one string.
 std::string Render(sqlite3_stmt* stmt, int first) {
@@ -81,24 +56,6 @@ std::string Render(sqlite3_stmt* stmt, int first) {
       break;
   }
   return s;
-}
-
-std::string Describe(const ValueRef& v) {
-  char buf[64];
-  switch (v.type) {
-    case ValueType::kNull:
-      return "NULL";
-    case ValueType::kInteger:
-      return "INTEGER " + std::to_string(v.i);
-    case ValueType::kReal:
-      std::snprintf(buf, sizeof(buf), "REAL %.17g", v.r);
-      return buf;
-    case ValueType::kText:
-      return "TEXT '" + std::string(v.bytes) + "'";
-    case ValueType::kBlob:
-      return "BLOB of " + std::to_string(v.bytes.size()) + " bytes";
-  }
-  return "?";
 }
 
 // One native table with a column per declared type, plus the statement that
@@ -134,7 +91,7 @@ class NativeOracle {
   // Inserts `value` into every column and checks each against ApplyAffinity.
   void Check(const ValueRef& value) {
     sqlite3_reset(insert_);
-    for (size_t c = 0; c < types_.size(); ++c) Bind(insert_, static_cast<int>(c) + 1, value);
+    for (size_t c = 0; c < types_.size(); ++c) BindValue(insert_, static_cast<int>(c) + 1, value);
     ASSERT_EQ(SQLITE_DONE, sqlite3_step(insert_)) << sqlite3_errmsg(db_);
     sqlite3_reset(select_);
     sqlite3_bind_int64(select_, 1, sqlite3_last_insert_rowid(db_));
@@ -144,7 +101,7 @@ class NativeOracle {
       std::string scratch;
       const ValueRef ours = ApplyAffinity(AffinityOfDeclaredType(types_[c]), value, &scratch);
       sqlite3_reset(bare_);
-      Bind(bare_, 1, ours);
+      BindValue(bare_, 1, ours);
       ASSERT_EQ(SQLITE_ROW, sqlite3_step(bare_));
       EXPECT_EQ(native, Render(bare_, 0))
           << Describe(value) << " into a column of type '" << types_[c] << "'";
@@ -290,7 +247,7 @@ TEST(AffinityTest, TextAffinityRendersRealsAsSqliteDoes) {
 // Random text shaped like numbers (and near misses), random doubles and
 // random integers, into one column of each affinity.
 TEST(AffinityTest, RandomValuesMatchNativeTables) {
-  const uint64_t seed = SeedFromEnv(20240621);
+  const uint64_t seed = TestSeed(20240621);
   SCOPED_TRACE("seed " + std::to_string(seed) + " (set MANIFOLD_SEED to repeat)");
   std::mt19937_64 rng(seed);
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };

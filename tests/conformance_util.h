@@ -16,6 +16,7 @@
 
 #include "manifold/engine.h"
 #include "manifold/status.h"
+#include "test_env.h"
 
 namespace manifold::testing {
 
@@ -122,19 +123,6 @@ inline KeyValues Scan(ReadTxn& txn, const Keyspace& ks, bool backward = false) {
   }
   if (!c.status().ok()) out.emplace_back("<error>", c.status().ToString());
   return out;
-}
-
-// The seed of a randomized test: MANIFOLD_SEED if set, else `fallback`.
-inline uint64_t TestSeed(uint64_t fallback) {
-  const char* env = std::getenv("MANIFOLD_SEED");
-  if (env == nullptr || *env == '\0') return fallback;
-  return std::strtoull(env, nullptr, 10);
-}
-
-// True when MANIFOLD_LONG=1 asks randomized tests for many more iterations.
-inline bool LongMode() {
-  const char* env = std::getenv("MANIFOLD_LONG");
-  return env != nullptr && std::string(env) == "1";
 }
 
 }  // namespace manifold::testing

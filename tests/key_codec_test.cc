@@ -15,108 +15,19 @@
 #include <string>
 #include <vector>
 
+#include "sqlite_value_oracle.h"
+#include "test_env.h"
 #include "value.h"
 
 namespace manifold {
 namespace {
 
-uint64_t SeedFromEnv(uint64_t fallback) {
-  const char* s = std::getenv("MANIFOLD_SEED");
-  return s != nullptr && *s != '\0' ? std::strtoull(s, nullptr, 10) : fallback;
-}
-
-int Iterations(int normal, int long_mode) {
-  const char* s = std::getenv("MANIFOLD_LONG");
-  return s != nullptr && std::string(s) == "1" ? long_mode : normal;
-}
-
-std::string Describe(const ValueRef& v) {
-  char buf[64];
-  switch (v.type) {
-    case ValueType::kNull:
-      return "NULL";
-    case ValueType::kInteger:
-      return "INTEGER " + std::to_string(v.i);
-    case ValueType::kReal:
-      std::snprintf(buf, sizeof(buf), "REAL %.17g", v.r);
-      return buf;
-    case ValueType::kText:
-    case ValueType::kBlob: {
-      std::string s(TypeName(v.type));
-      s += " x'";
-      for (unsigned char c : v.bytes) {
-        std::snprintf(buf, sizeof(buf), "%02x", c);
-        s += buf;
-      }
-      return s + "'";
-    }
-  }
-  return "?";
-}
-
-std::string Hex(std::string_view bytes) {
-  std::string s;
-  char buf[4];
-  for (unsigned char c : bytes) {
-    std::snprintf(buf, sizeof(buf), "%02x", c);
-    s += buf;
-  }
-  return s;
-}
-
-// Real SQLite as the judge of how two values compare.
-class SqliteComparator {
- public:
-  SqliteComparator() {
-    EXPECT_EQ(SQLITE_OK, sqlite3_open(":memory:", &db_));
-    // NULL IS NULL, NULL sorts first: ORDER BY semantics.
-    EXPECT_EQ(SQLITE_OK,
-              sqlite3_prepare_v2(db_,
-                                 "SELECT CASE WHEN ?1 IS ?2 THEN 0 WHEN ?1 IS NULL THEN -1 "
-                                 "WHEN ?2 IS NULL THEN 1 WHEN ?1 < ?2 THEN -1 ELSE 1 END",
-                                 -1, &stmt_, nullptr));
-  }
-  ~SqliteComparator() {
-    sqlite3_finalize(stmt_);
-    sqlite3_close(db_);
-  }
-
-  int Compare(const ValueRef& a, const ValueRef& b) {
-    sqlite3_reset(stmt_);
-    Bind(1, a);
-    Bind(2, b);
-    EXPECT_EQ(SQLITE_ROW, sqlite3_step(stmt_));
-    return sqlite3_column_int(stmt_, 0);
-  }
-
- private:
-  void Bind(int index, const ValueRef& v) {
-    switch (v.type) {
-      case ValueType::kNull:
-        sqlite3_bind_null(stmt_, index);
-        break;
-      case ValueType::kInteger:
-        sqlite3_bind_int64(stmt_, index, v.i);
-        break;
-      case ValueType::kReal:
-        sqlite3_bind_double(stmt_, index, v.r);
-        break;
-      case ValueType::kText:
-        sqlite3_bind_text(stmt_, index, v.bytes.data(), static_cast<int>(v.bytes.size()),
-                          SQLITE_TRANSIENT);
-        break;
-      case ValueType::kBlob:
-        sqlite3_bind_blob(stmt_, index, v.bytes.data(), static_cast<int>(v.bytes.size()),
-                          SQLITE_TRANSIENT);
-        break;
-    }
-  }
-
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-int SignOf(int c) { return c < 0 ? -1 : (c > 0 ? 1 : 0); }
+using ::manifold::testing::Describe;
+using ::manifold::testing::Hex;
+using ::manifold::testing::Iterations;
+using ::manifold::testing::SignOf;
+using ::manifold::testing::SqliteComparator;
+using ::manifold::testing::TestSeed;
 
 int CompareBytes(const std::string& a, const std::string& b) {
   return SignOf(a.compare(b));  // std::string compares as unsigned char
@@ -345,7 +256,7 @@ class ValueGenerator {
 };
 
 TEST(KeyCodecTest, RandomPairsSortAsSqliteCompares) {
-  const uint64_t seed = SeedFromEnv(20240601);
+  const uint64_t seed = TestSeed(20240601);
   SCOPED_TRACE("seed " + std::to_string(seed) + " (set MANIFOLD_SEED to repeat)");
   ValueGenerator gen(seed);
   SqliteComparator sqlite;
@@ -366,7 +277,7 @@ TEST(KeyCodecTest, RandomPairsSortAsSqliteCompares) {
 }
 
 TEST(KeyCodecTest, RandomCompositeKeysSortAsSqliteComparesColumnByColumn) {
-  const uint64_t seed = SeedFromEnv(20240602);
+  const uint64_t seed = TestSeed(20240602);
   SCOPED_TRACE("seed " + std::to_string(seed) + " (set MANIFOLD_SEED to repeat)");
   std::mt19937_64 rng(seed);
   ValueGenerator gen(seed + 1);
@@ -410,7 +321,7 @@ TEST(KeyCodecTest, RandomCompositeKeysSortAsSqliteComparesColumnByColumn) {
 // that Append produces: whatever decodes re-encodes to exactly the bytes
 // consumed, so one value never has two keys.
 TEST(KeyCodecTest, GarbageDecodesToCorruptionOrToItsOwnEncoding) {
-  const uint64_t seed = SeedFromEnv(20240603);
+  const uint64_t seed = TestSeed(20240603);
   SCOPED_TRACE("seed " + std::to_string(seed) + " (set MANIFOLD_SEED to repeat)");
   std::mt19937_64 rng(seed);
   ValueGenerator gen(seed + 1);

@@ -14,81 +14,17 @@
 #include <string>
 #include <vector>
 
+#include "sqlite_value_oracle.h"
+#include "test_env.h"
+
 namespace manifold {
 namespace {
 
-uint64_t SeedFromEnv(uint64_t fallback) {
-  const char* s = std::getenv("MANIFOLD_SEED");
-  return s != nullptr && *s != '\0' ? std::strtoull(s, nullptr, 10) : fallback;
-}
-
-int Iterations(int normal, int long_mode) {
-  const char* s = std::getenv("MANIFOLD_LONG");
-  return s != nullptr && std::string(s) == "1" ? long_mode : normal;
-}
-
-std::string Describe(const ValueRef& v) {
-  char buf[64];
-  switch (v.type) {
-    case ValueType::kInteger:
-      return "INTEGER " + std::to_string(v.i);
-    case ValueType::kReal:
-      std::snprintf(buf, sizeof(buf), "REAL %.17g", v.r);
-      return buf;
-    default:
-      return std::string(TypeName(v.type)) + " of " + std::to_string(v.bytes.size()) + " bytes";
-  }
-}
-
-class SqliteComparator {
- public:
-  SqliteComparator() {
-    EXPECT_EQ(SQLITE_OK, sqlite3_open(":memory:", &db_));
-    EXPECT_EQ(SQLITE_OK,
-              sqlite3_prepare_v2(db_,
-                                 "SELECT CASE WHEN ?1 IS ?2 THEN 0 WHEN ?1 IS NULL THEN -1 "
-                                 "WHEN ?2 IS NULL THEN 1 WHEN ?1 < ?2 THEN -1 ELSE 1 END",
-                                 -1, &stmt_, nullptr));
-  }
-  ~SqliteComparator() {
-    sqlite3_finalize(stmt_);
-    sqlite3_close(db_);
-  }
-  int Compare(const ValueRef& a, const ValueRef& b) {
-    sqlite3_reset(stmt_);
-    Bind(1, a);
-    Bind(2, b);
-    EXPECT_EQ(SQLITE_ROW, sqlite3_step(stmt_));
-    return sqlite3_column_int(stmt_, 0);
-  }
-
- private:
-  void Bind(int index, const ValueRef& v) {
-    switch (v.type) {
-      case ValueType::kNull:
-        sqlite3_bind_null(stmt_, index);
-        break;
-      case ValueType::kInteger:
-        sqlite3_bind_int64(stmt_, index, v.i);
-        break;
-      case ValueType::kReal:
-        sqlite3_bind_double(stmt_, index, v.r);
-        break;
-      case ValueType::kText:
-        sqlite3_bind_text(stmt_, index, v.bytes.data(), static_cast<int>(v.bytes.size()),
-                          SQLITE_TRANSIENT);
-        break;
-      case ValueType::kBlob:
-        sqlite3_bind_blob(stmt_, index, v.bytes.data(), static_cast<int>(v.bytes.size()),
-                          SQLITE_TRANSIENT);
-        break;
-    }
-  }
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-int SignOf(int c) { return c < 0 ? -1 : (c > 0 ? 1 : 0); }
+using ::manifold::testing::Describe;
+using ::manifold::testing::Iterations;
+using ::manifold::testing::SignOf;
+using ::manifold::testing::SqliteComparator;
+using ::manifold::testing::TestSeed;
 
 TEST(ValueTest, IntegersAndRealsCompareByExactValue) {
   const int64_t k53 = int64_t{1} << 53;
@@ -131,7 +67,7 @@ TEST(ValueTest, TypeNamesAreSqlites) {
 }
 
 TEST(ValueTest, RandomNumbersCompareAsSqliteCompares) {
-  const uint64_t seed = SeedFromEnv(20240631);
+  const uint64_t seed = TestSeed(20240631);
   SCOPED_TRACE("seed " + std::to_string(seed) + " (set MANIFOLD_SEED to repeat)");
   std::mt19937_64 rng(seed);
   auto number = [&]() -> ValueRef {

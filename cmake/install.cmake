@@ -69,7 +69,8 @@ install(TARGETS manifold LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(EXPORT manifoldTargets NAMESPACE manifold:: DESTINATION ${MANIFOLD_CMAKE_DIR})
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/manifoldConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/manifoldConfig.cmake
-                              INSTALL_DESTINATION ${MANIFOLD_CMAKE_DIR})
+                              INSTALL_DESTINATION ${MANIFOLD_CMAKE_DIR}
+                              PATH_VARS CMAKE_INSTALL_LIBDIR)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/manifoldConfigVersion.cmake
                                  COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/manifoldConfig.cmake

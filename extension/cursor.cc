@@ -59,6 +59,7 @@ Status TableCursor::Filter(const char* idx_str, int argc, sqlite3_value** argv) 
   returned_ = 0;
   lookup_index_ = 0;
   MANIFOLD_RETURN_IF_ERROR(BuildScan(*table_, idx_str, argc, argv, &scan_));
+  record_slots_ = table_->RecordSlotsFor(scan_.columns_used);
   if (scan_.empty) return Status::OK();
   MANIFOLD_RETURN_IF_ERROR(Acquire());
   eof_ = false;
@@ -204,7 +205,7 @@ Status TableCursor::Column(sqlite3_context* context, int column) {
     return Status::OK();
   }
   if (!record_open_) {
-    MANIFOLD_RETURN_IF_ERROR(record_.Open(value_view_));
+    MANIFOLD_RETURN_IF_ERROR(record_.OpenPrefix(value_view_, record_slots_));
     record_open_ = true;
   }
   ValueRef value;

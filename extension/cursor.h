@@ -72,6 +72,9 @@ class TableCursor : public sqlite3_vtab_cursor, public WriteTxnReader {
   Bytes value_view_;
   bool record_open_ = false;
   RecordReader record_;
+  // Leading record slots the statement reads (from colUsed): the header
+  // after them is parsed only if SQLite asks for a column there after all.
+  int record_slots_ = -1;
   bool key_decoded_ = false;
   std::vector<Value> key_values_;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <strings.h>
 
@@ -297,7 +298,9 @@ int BestIndex(const Table& table, sqlite3_index_info* info) {
   }
   info->estimatedRows = static_cast<sqlite3_int64>(rows);
   info->idxNum = eq;
-  info->idxStr = sqlite3_mprintf("%s", plan.c_str());
+  // colUsed rides along after the steps; it never changes the choice above.
+  info->idxStr = sqlite3_mprintf("%s#%llx", plan.c_str(),
+                                 static_cast<unsigned long long>(info->colUsed));
   if (info->idxStr == nullptr) return SQLITE_NOMEM;
   info->needToFreeIdxStr = 1;
   return SQLITE_OK;
@@ -315,6 +318,10 @@ Status BuildScan(const Table& table, const char* idx_str, int argc, sqlite3_valu
   int arg = 0;
   bool advisory = false;  // the next step is advisory ('?')
   bool widened = false;   // an advisory step met an ambiguous value: ignore the rest
+  if (size_t mark = plan.find('#'); mark != std::string::npos) {
+    scan->columns_used = std::strtoull(plan.c_str() + mark + 1, nullptr, 16);
+    plan.resize(mark);
+  }
   for (char step : plan) {
     if (step == 'r') {
       scan->reverse = true;

@@ -9,6 +9,9 @@
 //   '>' '}' lower bound: >, >=          '<' '{' upper bound: <, <=
 //   'L'  LIMIT n                        'O'  OFFSET n
 //   'r'  scan in reverse key order (ORDER BY ... DESC on an ASC key, ...)
+//   '#'  ends the steps; the rest is SQLite's colUsed in hex (bit c: column
+//        c is used; bit 63: some column from 63 on), so that a cursor
+//        decodes only what the statement reads. Never changes the plan.
 // 'e'/'i' steps cover key components from the first; the bounds apply to the
 // component after them. A plan claims (omit=1) exactly the constraints its
 // Scan honours, ORDER BY only when the scan order gives it, and LIMIT/OFFSET
@@ -40,6 +43,10 @@ struct Scan {
   bool reverse = false;
   int64_t limit = -1;  // rows to return at most; <0: no limit
   int64_t offset = 0;  // rows to skip first
+  // Columns the statement uses (sqlite3_index_info::colUsed): bit c for
+  // column c < 63, bit 63 for every column from 63 on. A hint: a cursor still
+  // answers xColumn for any column.
+  uint64_t columns_used = ~uint64_t{0};
 };
 
 // xBestIndex. Returns a SQLite result code.

@@ -171,46 +171,77 @@ void RecordCodec::Encode(std::span<const ValueRef> values, std::string* out) {
 }
 
 Status RecordReader::Open(std::string_view record) {
+  return OpenPrefix(record, -1);
+}
+
+Status RecordReader::OpenPrefix(std::string_view record, int columns) {
   record_ = {};
-  offsets_.clear();  // keeps capacity: no allocation once warmed up
-  types_.clear();
+  columns_.clear();  // keeps capacity: no allocation once warmed up
+  header_pos_ = header_end_ = 0;
+  body_offset_ = 0;
+  corrupt_ = false;
   if (record.size() > kMaxRecordSize) return Status::Corruption("record larger than 4 GiB");
-  const char* data = record.data();
   size_t pos = 0;
   uint64_t header = 0;
-  if (!GetVarint(data, record.size(), &pos, &header)) {
+  if (!GetVarint(record.data(), record.size(), &pos, &header)) {
     return Status::Corruption("record header length is malformed");
   }
   if (header > record.size() - pos) return Status::Corruption("record header past the end");
-  const size_t header_end = pos + static_cast<size_t>(header);
-  uint64_t offset = header_end;
-  while (pos < header_end) {
+  record_ = record;
+  header_pos_ = pos;
+  header_end_ = pos + static_cast<size_t>(header);
+  body_offset_ = header_end_;
+  Status s = ParseThrough(columns < 0 ? SIZE_MAX : static_cast<size_t>(columns));
+  if (!s.ok()) {
+    record_ = {};
+    columns_.clear();
+    header_pos_ = header_end_ = 0;
+  }
+  return s;
+}
+
+Status RecordReader::ParseThrough(size_t columns) {
+  const char* data = record_.data();
+  while (columns_.size() < columns && header_pos_ < header_end_) {
     uint64_t code = 0;
     uint64_t size = 0;
-    if (!GetVarint(data, header_end, &pos, &code)) {
+    if (!GetVarint(data, header_end_, &header_pos_, &code)) {
+      corrupt_ = true;
       return Status::Corruption("record type code is malformed");
     }
     if (!BodySize(code, &size)) {
+      corrupt_ = true;
       return Status::Corruption("record has reserved type code " + std::to_string(code));
     }
-    if (size > record.size() - offset) return Status::Corruption("record column past the end");
-    types_.push_back(code);
-    offsets_.push_back(static_cast<uint32_t>(offset));
-    offset += size;
+    if (size > record_.size() - body_offset_) {
+      corrupt_ = true;
+      return Status::Corruption("record column past the end");
+    }
+    columns_.push_back({code, static_cast<uint32_t>(body_offset_)});
+    body_offset_ += size;
   }
-  if (offset != record.size()) return Status::Corruption("record has trailing bytes");
-  record_ = record;
+  if (header_pos_ == header_end_ && body_offset_ != record_.size()) {
+    corrupt_ = true;
+    return Status::Corruption("record has trailing bytes");
+  }
   return Status::OK();
 }
 
-Status RecordReader::Column(int index, ValueRef* value) const {
+Status RecordReader::Column(int index, ValueRef* value) {
   if (index < 0) return Status::InvalidArgument("negative record column index");
-  if (index >= column_count()) {
+  if (static_cast<size_t>(index) >= columns_.size()) {
+    // The part of the header OpenPrefix skipped: parse on, or repeat why not.
+    if (corrupt_) return Status::Corruption("record header is malformed");
+    if (header_pos_ < header_end_) {
+      MANIFOLD_RETURN_IF_ERROR(ParseThrough(static_cast<size_t>(index) + 1));
+    }
+  }
+  if (static_cast<size_t>(index) >= columns_.size()) {
     *value = ValueRef::Null();
     return Status::OK();
   }
-  const uint64_t code = types_[index];
-  const char* p = record_.data() + offsets_[index];
+  const uint64_t code = columns_[index].code;
+  const char* p = record_.data() + columns_[index].offset;
   if (code >= kTypeFirstBytes) {
     const std::string_view bytes(p, static_cast<size_t>((code - kTypeFirstBytes) / 2));
     *value = (code & 1) ? ValueRef::Text(bytes) : ValueRef::Blob(bytes);

@@ -28,22 +28,41 @@ class RecordCodec {
 
 class RecordReader {
  public:
-  // Parses the header of `record`; Corruption if it is malformed. `record`
-  // must outlive the reader and the ValueRefs it hands out.
+  // Parses the whole header of `record`; Corruption if it is malformed.
+  // `record` must outlive the reader and the ValueRefs it hands out.
   Status Open(std::string_view record);
 
+  // Parses the header only as far as the first `columns` columns: a query
+  // that uses the leading columns of a wide record skips the rest of the
+  // header. Column() parses further on demand, so every column stays
+  // readable. A malformation past the parsed part is Corruption only once a
+  // column reaches it; trailing bytes only once the whole header is parsed.
+  Status OpenPrefix(std::string_view record, int columns);
+
   // Returns the number of columns in the record.
-  int column_count() const { return static_cast<int>(offsets_.size()); }
+  // REQUIRES: opened by Open(), which parses the whole header.
+  int column_count() const { return static_cast<int>(columns_.size()); }
 
   // Stores column `index` in *value (text and blob bytes point into the
-  // record). A column past column_count() is NULL. Corruption if the body is
-  // malformed.
-  Status Column(int index, ValueRef* value) const;
+  // record). A column past the last is NULL. Corruption if the body is
+  // malformed. May parse more of the header (after OpenPrefix).
+  Status Column(int index, ValueRef* value);
 
  private:
+  struct ColumnSlot {
+    uint64_t code;    // type code
+    uint32_t offset;  // body offset in the record
+  };
+
+  // Parses header codes until `columns` are known or the header ends.
+  Status ParseThrough(size_t columns);
+
   std::string_view record_;
-  std::vector<uint32_t> offsets_;  // body offset of each column
-  std::vector<uint64_t> types_;    // type code of each column
+  size_t header_pos_ = 0;     // next unparsed header byte
+  size_t header_end_ = 0;     // first body byte
+  uint64_t body_offset_ = 0;  // body offset of the next column to parse
+  std::vector<ColumnSlot> columns_;  // parsed so far, in column order
+  bool corrupt_ = false;             // parsing on found a malformation
 };
 
 }  // namespace manifold

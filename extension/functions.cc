@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "errors.h"
+#include "key_codec.h"
 #include "manifold/registry.h"
+#include "record_codec.h"
 #include "table.h"
 
 namespace manifold {
@@ -71,10 +73,45 @@ void FunctionCall(sqlite3_context* context, const char* function, Body&& body) n
   }
 }
 
-// manifold_stats('t'): JSON {engine, path, keyspace, rows, bytes_on_disk,
-// logical_bytes, stored_bytes}. rows and logical_bytes (keys plus values) are
-// counted from a snapshot of the table; bytes_on_disk and stored_bytes are
-// the engine's estimate for the whole store.
+// Names the table and its engine in messages: `btree table "t"`.
+std::string TableLabel(Table& table) {
+  return table.options().engine + " table \"" + table.name() + "\"";
+}
+
+// The reader a function sees the table through: the connection's write
+// transaction when one is live (so it sees its own writes), else a snapshot
+// kept alive by *snapshot.
+Result<ReadTxn*> ReaderOf(Table& table, std::shared_ptr<ReadTxn>* snapshot) {
+  StoreSession& session = table.session();
+  if (ReadTxn* writer = session.write_txn()) return writer;
+  Result<std::shared_ptr<ReadTxn>> taken = session.Snapshot();
+  if (!taken.ok()) return taken.status();
+  *snapshot = *taken;
+  return snapshot->get();
+}
+
+// Returns the number as JSON text; a ratio to three decimals.
+std::string JsonRatio(uint64_t numerator, uint64_t denominator) {
+  if (denominator == 0) return "null";
+  char text[32];
+  snprintf(text, sizeof(text), "%.3f",
+           static_cast<double>(numerator) / static_cast<double>(denominator));
+  return text;
+}
+
+// manifold_stats('t'): JSON {engine, compression, path, keyspace, rows,
+// bytes_on_disk, logical_bytes, stored_bytes, compression_ratio}.
+//   rows, logical_bytes: counted from the table's keyspace as this connection
+//     sees it: key bytes plus value bytes as manifold hands them to the engine
+//     (encoded keys and records, before any compression).
+//   stored_bytes: the same keyspace after compression, in the committed state:
+//     Engine::StoredBytes where the engine measures it (rocksdb: SST bytes of
+//     the column family plus its memtable estimate; the zstd value layer: keys
+//     plus compressed values), else equal to logical_bytes (the engine stores
+//     keys and values as given).
+//   compression_ratio: logical_bytes / stored_bytes (null when stored_bytes is 0).
+//   bytes_on_disk: the engine's estimate for the whole store (every table in
+//     it, with the engine's own overhead).
 void StatsFunction(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
   auto* connection = static_cast<Connection*>(sqlite3_user_data(context));
   FunctionCall(context, "manifold_stats", [&]() -> Status {
@@ -82,35 +119,213 @@ void StatsFunction(sqlite3_context* context, int /*argc*/, sqlite3_value** argv)
     if (!found.ok()) return found.status();
     Table& table = **found;
     Status s = table.EnsureOpen();
-    if (!s.ok()) return Status(s).WithContext(table.Prefix().substr(0, table.Prefix().size() - 2));
-    StoreSession& session = table.session();
+    if (!s.ok()) return Status(s).WithContext(TableLabel(table));
     std::shared_ptr<ReadTxn> snapshot;
-    ReadTxn* reader = session.write_txn();
-    if (reader == nullptr) {
-      Result<std::shared_ptr<ReadTxn>> taken = session.Snapshot();
-      if (!taken.ok()) return taken.status();
-      snapshot = *taken;
-      reader = snapshot.get();
-    }
+    Result<ReadTxn*> reader = ReaderOf(table, &snapshot);
+    if (!reader.ok()) return reader.status().WithContext(TableLabel(table));
     uint64_t rows = 0, logical = 0;
     {
-      Result<std::unique_ptr<Cursor>> cursor = reader->NewCursor(table.keyspace());
-      if (!cursor.ok()) return cursor.status();
+      Result<std::unique_ptr<Cursor>> cursor = (*reader)->NewCursor(table.keyspace());
+      if (!cursor.ok()) return cursor.status().WithContext(TableLabel(table));
       for ((*cursor)->SeekToFirst(); (*cursor)->Valid(); (*cursor)->Next()) {
         ++rows;
         logical += (*cursor)->key().size() + (*cursor)->value().size();
       }
-      MANIFOLD_RETURN_IF_ERROR((*cursor)->status());
+      MANIFOLD_RETURN_IF_ERROR((*cursor)->status().WithContext(TableLabel(table)));
     }
-    Result<uint64_t> size = session.engine().EstimatedSize();
-    if (!size.ok()) return size.status();
+    Engine& engine = table.session().engine();
+    uint64_t stored = logical;
+    Result<uint64_t> measured = engine.StoredBytes(table.keyspace_name());
+    if (measured.ok()) {
+      stored = *measured;
+    } else if (measured.status().code() != Status::Code::kNotSupported) {
+      return measured.status().WithContext(TableLabel(table));
+    }
+    Result<uint64_t> size = engine.EstimatedSize();
+    if (!size.ok()) return size.status().WithContext(TableLabel(table));
+    const char* compression =
+        table.options().compression == Compression::kZstd ? "zstd" : "none";
     std::string json = "{\"engine\":" + JsonString(table.options().engine) +
+                       ",\"compression\":" + JsonString(compression) +
                        ",\"path\":" + JsonString(table.store_path()) +
                        ",\"keyspace\":" + JsonString(table.keyspace_name()) +
                        ",\"rows\":" + std::to_string(rows) +
                        ",\"bytes_on_disk\":" + std::to_string(*size) +
                        ",\"logical_bytes\":" + std::to_string(logical) +
-                       ",\"stored_bytes\":" + std::to_string(*size) + "}";
+                       ",\"stored_bytes\":" + std::to_string(stored) +
+                       ",\"compression_ratio\":" + JsonRatio(logical, stored) + "}";
+    sqlite3_result_text(context, json.c_str(), static_cast<int>(json.size()), SQLITE_TRANSIENT);
+    return Status::OK();
+  });
+}
+
+// What manifold_check found: problems in the order found, at most kMaxProblems
+// of them spelled out.
+class CheckReport {
+ public:
+  static constexpr size_t kMaxProblems = 100;
+
+  void Add(std::string problem) {
+    if (problems_.size() < kMaxProblems) problems_.push_back(std::move(problem));
+    ++count_;
+  }
+  bool ok() const { return count_ == 0; }
+
+  std::string Json() const {
+    std::string out = "[";
+    for (const std::string& problem : problems_) {
+      if (out.size() > 1) out += ",";
+      out += JsonString(problem);
+    }
+    if (count_ > problems_.size()) {
+      if (out.size() > 1) out += ",";
+      out += JsonString("... and " + std::to_string(count_ - problems_.size()) + " more");
+    }
+    return out + "]";
+  }
+
+ private:
+  std::vector<std::string> problems_;
+  uint64_t count_ = 0;
+};
+
+// Returns `key` as hex for a problem's text, the first 32 bytes of it.
+std::string KeyText(Bytes key) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "key x'";
+  for (size_t i = 0; i < key.size() && i < 32; ++i) {
+    out += kHex[static_cast<unsigned char>(key[i]) >> 4];
+    out += kHex[static_cast<unsigned char>(key[i]) & 15];
+  }
+  return out + (key.size() > 32 ? "...'" : "'");
+}
+
+// Checks that one stored row decodes as the table's layout says (table.h):
+// the key as a rowid or as the key columns (nothing left over), the value as
+// a record whose every column decodes. Raw tables hold any bytes.
+Status CheckRow(const Table& table, Bytes key, Bytes value) {
+  const TableSchema& schema = table.schema();
+  if (schema.raw) return Status::OK();
+  if (table.rowid_keyed()) {
+    int64_t rowid = 0;
+    MANIFOLD_RETURN_IF_ERROR(KeyCodec::DecodeRowid(key, &rowid).WithContext("key"));
+  } else {
+    std::string_view rest = key;
+    for (int column : schema.key_columns) {
+      Value component;
+      MANIFOLD_RETURN_IF_ERROR(KeyCodec::Decode(&rest, schema.columns[column].key_order, &component)
+                                   .WithContext("key"));
+    }
+    if (!rest.empty()) {
+      return Status::Corruption("key: " + std::to_string(rest.size()) +
+                                " bytes follow the key columns");
+    }
+  }
+  RecordReader record;
+  MANIFOLD_RETURN_IF_ERROR(record.Open(value).WithContext("record"));
+  for (int i = 0; i < record.column_count(); ++i) {
+    ValueRef column;
+    MANIFOLD_RETURN_IF_ERROR(record.Column(i, &column).WithContext("record"));
+  }
+  return Status::OK();
+}
+
+// True for the codes that mean "the data is damaged" rather than "the check
+// could not run".
+bool IsDamage(const Status& s) {
+  return s.code() == Status::Code::kCorruption || s.code() == Status::Code::kIOError;
+}
+
+// Walks the table's keyspace for manifold_check, counting the rows read in
+// *rows and adding what is wrong to *report. Returns an error only when the
+// walk could not run for a reason that says nothing about the data.
+Status WalkKeyspace(Table& table, CheckReport* report, uint64_t* rows) {
+  std::shared_ptr<ReadTxn> snapshot;
+  Result<ReadTxn*> reader = ReaderOf(table, &snapshot);
+  if (!reader.ok()) {
+    if (!IsDamage(reader.status())) return reader.status();
+    report->Add("cannot read the store: " + reader.status().message());
+    return Status::OK();
+  }
+  Result<std::unique_ptr<Cursor>> cursor = (*reader)->NewCursor(table.keyspace());
+  if (!cursor.ok()) {
+    if (!IsDamage(cursor.status())) return cursor.status();
+    report->Add("cannot read the keyspace: " + cursor.status().message());
+    return Status::OK();
+  }
+  Cursor& c = **cursor;
+  std::string previous;
+  bool first = true;
+  for (c.SeekToFirst(); c.Valid(); c.Next()) {
+    Bytes key = c.key();
+    if (!first && CompareBytes(previous, key) >= 0) {
+      report->Add(KeyText(key) + ": does not follow the key before it");
+    }
+    first = false;
+    previous.assign(key.data(), key.size());
+    Bytes value = c.value();
+    if (!c.Valid()) break;  // the value could not be read: status() says why
+    ++*rows;
+    if (Status row = CheckRow(table, key, value); !row.ok()) {
+      report->Add(KeyText(key) + ": " + row.message());
+    }
+  }
+  Status walked = c.status();
+  if (!walked.ok()) {
+    if (!IsDamage(walked)) return walked;
+    report->Add("reading stopped after " + std::to_string(*rows) + " rows: " + walked.message());
+  }
+  return Status::OK();
+}
+
+// manifold_check('t'): an integrity check of the table, read-only. JSON
+// {table, engine, keyspace, engine_check, rows, ok, problems}:
+//   engine_check: "ok" or "failed" from the engine's check of the whole store
+//     (Engine::Check: btree walks every page of the file, rocksdb verifies
+//     every SST block's checksum), "none" when the engine has none of its own
+//     (lmdb, memory), "not run" when the store did not open.
+//   rows: rows walked in key order through the table's keyspace, as this
+//     connection sees it; every key must follow the one before it, every value
+//     must be readable (decompressed where compressed), and each row must
+//     decode as the table's key and record layout.
+//   problems: one text per problem found (the first 100, then a count);
+//     ok is true when there are none.
+// A store that cannot open because it is damaged is a problem; a missing
+// table or an error that says nothing about the data is an SQL error.
+void CheckFunction(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
+  auto* connection = static_cast<Connection*>(sqlite3_user_data(context));
+  FunctionCall(context, "manifold_check", [&]() -> Status {
+    Result<Table*> found = FindTable(*connection, argv[0]);
+    if (!found.ok()) return found.status();
+    Table& table = **found;
+    const std::string label = TableLabel(table);
+    CheckReport report;
+    std::string engine_check = "not run";
+    uint64_t rows = 0;
+    Status opened = table.EnsureOpen();
+    if (!opened.ok() && !IsDamage(opened)) return opened.WithContext(label);
+    if (!opened.ok()) report.Add("cannot open the store: " + opened.message());
+    if (opened.ok()) {
+      Status checked = table.session().engine().Check();
+      if (checked.ok()) {
+        engine_check = "ok";
+      } else if (checked.code() == Status::Code::kNotSupported) {
+        engine_check = "none";
+      } else if (IsDamage(checked)) {
+        engine_check = "failed";
+        report.Add(checked.message());
+      } else {
+        return checked.WithContext(label);
+      }
+      MANIFOLD_RETURN_IF_ERROR(WalkKeyspace(table, &report, &rows).WithContext(label));
+    }
+    std::string json = "{\"table\":" + JsonString(table.name()) +
+                       ",\"engine\":" + JsonString(table.options().engine) +
+                       ",\"keyspace\":" + JsonString(table.keyspace_name()) +
+                       ",\"engine_check\":" + JsonString(engine_check) +
+                       ",\"rows\":" + std::to_string(rows) +
+                       ",\"ok\":" + (report.ok() ? "true" : "false") +
+                       ",\"problems\":" + report.Json() + "}";
     sqlite3_result_text(context, json.c_str(), static_cast<int>(json.size()), SQLITE_TRANSIENT);
     return Status::OK();
   });
@@ -248,6 +463,10 @@ int RegisterFunctions(sqlite3* db, const std::shared_ptr<Connection>& connection
   if (rc == SQLITE_OK) {
     rc = sqlite3_create_function_v2(db, "manifold_stats", 1, SQLITE_UTF8, connection.get(),
                                     &StatsFunction, nullptr, nullptr, nullptr);
+  }
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_create_function_v2(db, "manifold_check", 1, SQLITE_UTF8, connection.get(),
+                                    &CheckFunction, nullptr, nullptr, nullptr);
   }
   if (rc == SQLITE_OK) {
     rc = sqlite3_create_function_v2(db, "manifold_compact", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY,

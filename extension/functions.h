@@ -1,5 +1,5 @@
 // manifold's SQL functions: manifold_version(), manifold_stats('table'),
-// manifold_compact('table'), and the table-valued manifold_engines (an
+// manifold_check('table'), manifold_compact('table'), and the table-valued manifold_engines (an
 // eponymous virtual table). Registered per connection; SQLite serializes calls.
 #ifndef MANIFOLD_EXTENSION_FUNCTIONS_H_
 #define MANIFOLD_EXTENSION_FUNCTIONS_H_

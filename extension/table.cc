@@ -1,5 +1,6 @@
 #include "table.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <string>
@@ -182,6 +183,18 @@ Result<std::unique_ptr<Table>> Table::Make(const ModuleContext& module, sqlite3*
   return table;
 }
 
+int Table::RecordSlotsFor(uint64_t columns_used) const {
+  int slots = 0;
+  const int columns = static_cast<int>(record_slot_.size());
+  for (int c = 0; c < columns; ++c) {
+    if ((columns_used & (uint64_t{1} << std::min(c, 63))) == 0) continue;
+    int slot = record_slot_[c];
+    if (slot < 0 && !rowid_keyed() && key_position(c) >= 0) slot = hint_slot(key_position(c));
+    slots = std::max(slots, slot + 1);
+  }
+  return slots;
+}
+
 Table::~Table() {
   if (in_transaction_ && session_ != nullptr) session_->RollbackAndLeave();
   sqlite3_free(zErrMsg);
@@ -190,7 +203,8 @@ Table::~Table() {
 
 std::string Table::Prefix() const { return module_ + " table \"" + name_ + "\": "; }
 
-Status Table::CheckFingerprint(ReadTxn& txn, bool creating, bool* write_fingerprint) {
+Status Table::CheckFingerprint(ReadTxn& txn, Engine& engine, bool creating,
+                               bool* write_fingerprint) {
   *write_fingerprint = false;
   std::string mine = parsed_.schema.Fingerprint();
   std::string recorded;
@@ -224,6 +238,9 @@ Status Table::CheckFingerprint(ReadTxn& txn, bool creating, bool* write_fingerpr
       *write_fingerprint = !options_.read_only;
       return Status::OK();
     }
+    // A damaged page can change the recorded declaration itself: then the
+    // answer is the damage, which the store's own check finds.
+    if (Status damage = engine.Check(); damage.code() == Status::Code::kCorruption) return damage;
     return Status::InvalidArgument("store already holds table '" + keyspace_name_ +
                                    "' with a different declaration: " + recorded);
   }
@@ -252,7 +269,8 @@ Status Table::CreateStorage() {
   if (options_.read_only) {
     Result<std::unique_ptr<ReadTxn>> txn = session_->engine().BeginRead();
     if (!txn.ok()) return txn.status();
-    MANIFOLD_RETURN_IF_ERROR(CheckFingerprint(**txn, /*creating=*/false, &write_fingerprint));
+    MANIFOLD_RETURN_IF_ERROR(CheckFingerprint(**txn, session_->engine(), /*creating=*/false,
+                                              &write_fingerprint));
     Result<Keyspace> ks = (*txn)->OpenKeyspace(keyspace_name_);
     if (!ks.ok()) return ks.status();
     keyspace_ = *ks;
@@ -270,7 +288,8 @@ Status Table::CreateStorage() {
     own = std::move(*begun);
     txn = own.get();
   }
-  MANIFOLD_RETURN_IF_ERROR(CheckFingerprint(*txn, /*creating=*/true, &write_fingerprint));
+  MANIFOLD_RETURN_IF_ERROR(
+      CheckFingerprint(*txn, session_->engine(), /*creating=*/true, &write_fingerprint));
   Result<Keyspace> ks = txn->CreateKeyspace(keyspace_name_);
   if (!ks.ok()) return ks.status();
   if (write_fingerprint) {
@@ -311,7 +330,8 @@ Status Table::EnsureOpen() {
     txn = own.get();
   }
   bool write_fingerprint = false;
-  MANIFOLD_RETURN_IF_ERROR(CheckFingerprint(*txn, /*creating=*/false, &write_fingerprint));
+  MANIFOLD_RETURN_IF_ERROR(
+      CheckFingerprint(*txn, opened->engine(), /*creating=*/false, &write_fingerprint));
   Result<Keyspace> ks = txn->OpenKeyspace(keyspace_name_);
   if (!ks.ok()) return ks.status();
   keyspace_ = *ks;
@@ -481,6 +501,18 @@ Status Table::Update(int argc, sqlite3_value** argv, sqlite3_int64* rowid) {
   return WriteRow(argv, argc, insert, old_key, rowid);
 }
 
+std::string Table::KeyColumnNames() const {
+  const TableSchema& schema = parsed_.schema;
+  if (rowid_keyed()) {
+    return name_ + "." + (ipk_column_ >= 0 ? schema.columns[ipk_column_].name : "rowid");
+  }
+  std::string names;
+  for (int c : schema.key_columns) {
+    names += (names.empty() ? "" : ", ") + name_ + "." + schema.columns[c].name;
+  }
+  return names;
+}
+
 Status Table::WriteRow(sqlite3_value** argv, int argc, bool insert, const std::string& old_key,
                        sqlite3_int64* rowid) {
   const TableSchema& schema = parsed_.schema;
@@ -489,8 +521,11 @@ Status Table::WriteRow(sqlite3_value** argv, int argc, bool insert, const std::s
   const int columns = static_cast<int>(schema.columns.size());
   if (argc != columns + 2) return Status::Internal("xUpdate got an unexpected argument count");
 
-  std::vector<ValueRef> values(columns);
-  std::vector<std::string> scratch(columns);
+  // Member buffers: a bulk insert allocates nothing per row once they grew.
+  std::vector<ValueRef>& values = row_values_;
+  std::vector<std::string>& scratch = row_scratch_;
+  values.resize(columns);
+  scratch.resize(columns);
   for (int c = 0; c < columns; ++c) {
     ValueRef v = RefOf(argv[2 + c]);
     if (schema.raw) {
@@ -505,8 +540,8 @@ Status Table::WriteRow(sqlite3_value** argv, int argc, bool insert, const std::s
       values[c] = ApplyAffinity(schema.columns[c].affinity, v, &scratch[c]);
     }
   }
-  std::string key;
-  std::string unique_columns;
+  std::string& key = row_key_;
+  key.clear();
   int64_t new_rowid = 0;
   if (rowid_keyed()) {
     std::string rowid_scratch;
@@ -529,7 +564,6 @@ Status Table::WriteRow(sqlite3_value** argv, int argc, bool insert, const std::s
       MANIFOLD_RETURN_IF_ERROR(NewRowid(txn, &new_rowid));
     }
     KeyCodec::AppendRowid(new_rowid, &key);
-    unique_columns = name_ + "." + (ipk_column_ >= 0 ? schema.columns[ipk_column_].name : "rowid");
   } else {
     if (schema.key_kind == KeyKind::kCompositeKey) {
       bool rowid_given = sqlite3_value_type(argv[1]) != SQLITE_NULL;
@@ -545,7 +579,6 @@ Status Table::WriteRow(sqlite3_value** argv, int argc, bool insert, const std::s
       } else {
         KeyCodec::Append(values[c], schema.columns[c].key_order, &key);
       }
-      unique_columns += (unique_columns.empty() ? "" : ", ") + name_ + "." + schema.columns[c].name;
     }
   }
 
@@ -569,11 +602,10 @@ Status Table::WriteRow(sqlite3_value** argv, int argc, bool insert, const std::s
         "a native table's answer (nothing was changed; split the statement)");
   }
   if (insert || key != old_key) {
-    std::string existing;
-    Status s = txn.Get(keyspace_, key, &existing);
+    Status s = txn.Get(keyspace_, key, &existing_value_);
     if (s.ok()) {
       if (on_conflict != SQLITE_REPLACE) {
-        return Status::Constraint("UNIQUE constraint failed: " + unique_columns);
+        return Status::Constraint("UNIQUE constraint failed: " + KeyColumnNames());
       }
       // REPLACE: the Put below overwrites the conflicting row.
       replaced_keys_.insert(key);
@@ -582,12 +614,13 @@ Status Table::WriteRow(sqlite3_value** argv, int argc, bool insert, const std::s
     }
   }
 
-  std::string record;
+  std::string& record = row_record_;
+  record.clear();
   if (schema.raw) {
     record.assign(values[1].bytes);
   } else {
-    std::vector<ValueRef> fields;
-    fields.reserve(columns + schema.key_columns.size());
+    std::vector<ValueRef>& fields = record_fields_;
+    fields.clear();
     for (int c = 0; c < columns; ++c) {
       if (record_slot_[c] >= 0) fields.push_back(values[c]);
     }

@@ -109,6 +109,10 @@ class Table : public sqlite3_vtab {
   // Index in the record of the hint of key component `position`.
   int hint_slot(int position) const { return nonkey_count_ + position; }
   int ipk_column() const { return ipk_column_; }
+  // Returns how many leading record slots a row decode needs to read every
+  // column in `columns_used` (SQLite's colUsed: bit c for column c, bit 63
+  // for every column from 63 on), the hints of used key columns included.
+  int RecordSlotsFor(uint64_t columns_used) const;
   bool rowid_keyed() const {
     return parsed_.schema.key_kind == KeyKind::kRowid ||
            parsed_.schema.key_kind == KeyKind::kIntegerPrimaryKey;
@@ -119,11 +123,13 @@ class Table : public sqlite3_vtab {
 
  private:
   Table() = default;
-  Status CheckFingerprint(ReadTxn& txn, bool creating, bool* write_fingerprint);
+  Status CheckFingerprint(ReadTxn& txn, Engine& engine, bool creating, bool* write_fingerprint);
   Status KeyOfOldRow(sqlite3_value* old, std::string* key);
   Status WriteRow(sqlite3_value** argv, int argc, bool insert, const std::string& old_key,
                   sqlite3_int64* rowid);
   Status NewRowid(WriteTxn& txn, int64_t* rowid);
+  // Returns "t.a, t.b": the key columns, as a UNIQUE constraint message names them.
+  std::string KeyColumnNames() const;
 
   std::string module_;
   std::string schema_name_;  // "main", "temp" or an attached name
@@ -153,6 +159,15 @@ class Table : public sqlite3_vtab {
   std::vector<int> record_slot_;
   int nonkey_count_ = 0;
   int ipk_column_ = -1;
+
+  // WriteRow's per-row buffers, reused so that a bulk insert allocates
+  // nothing per row once they have grown. xUpdate is never reentered.
+  std::vector<ValueRef> row_values_;
+  std::vector<std::string> row_scratch_;
+  std::vector<ValueRef> record_fields_;
+  std::string row_key_;
+  std::string row_record_;
+  std::string existing_value_;
 };
 
 }  // namespace manifold

@@ -547,6 +547,7 @@ class BtreeEngine final : public Engine {
   }
 
   Result<uint64_t> EstimatedSize() override { return store_->EstimatedSize(); }
+  Status Check() override { return CheckBtreeStore(*store_); }
 
   // Moves live pages toward the start of the file, then cuts off the free
   // tail. Each round copies the pages above a target; the pages they leave

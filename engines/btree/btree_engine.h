@@ -14,6 +14,7 @@ namespace manifold {
 
 namespace btree {
 class File;
+class Store;
 }
 
 // Returns the btree engine's row of manifold_engines.
@@ -36,6 +37,10 @@ Result<std::unique_ptr<Engine>> OpenBtreeEngineOnFile(const Options& options,
 // overflow chain and the freelist, verifying every page checksum and that no
 // page is used twice or lost. OK, or Corruption describing the first problem.
 Status CheckBtreeFile(const std::string& path);
+
+// As CheckBtreeFile, on a store this process has open (Engine::Check): walks
+// the committed state as of now from a read snapshot, so writers may go on.
+Status CheckBtreeStore(btree::Store& store);
 
 }  // namespace manifold
 

@@ -150,11 +150,15 @@ Status CheckBtreeFile(const std::string& path) {
   options.read_only = true;
   Result<std::shared_ptr<btree::Store>> store = btree::Store::Open(options, std::move(*file));
   if (!store.ok()) return store.status();
-  Result<btree::Snapshot> snap = (*store)->BeginRead();
+  return CheckBtreeStore(**store);
+}
+
+Status CheckBtreeStore(btree::Store& store) {
+  Result<btree::Snapshot> snap = store.BeginRead();
   if (!snap.ok()) return snap.status();
   Status s = btree::Checker(*snap).Run();
-  (*store)->EndRead(snap->meta.txn_id);
-  return s.WithContext(path);
+  store.EndRead(snap->meta.txn_id);
+  return s.WithContext(store.path());
 }
 
 }  // namespace manifold

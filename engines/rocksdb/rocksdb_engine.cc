@@ -112,6 +112,47 @@ class RocksdbEngine final : public Engine {
     return Status::OK();
   }
 
+  // Reads every block of every live SST file and verifies its checksum.
+  Status Check() override {
+    return FromRocksdb(store_->db->VerifyChecksum(),
+                       "rocksdb: checksum verification of '" + store_->path + "' failed");
+  }
+
+  // The column family's SST bytes overlapping its key range (compressed, as on
+  // disk) plus RocksDB's estimate of its memtable bytes (not yet flushed, so
+  // not compressed), both from GetApproximateSizes.
+  Result<uint64_t> StoredBytes(std::string_view keyspace) override {
+    std::shared_ptr<RocksdbColumnFamily> cf;
+    for (const auto& [id, candidate] : store_->Keyspaces()) {
+      if (candidate->name() == keyspace) cf = candidate;
+    }
+    if (cf == nullptr) {
+      return Status::NotFound("rocksdb store '" + store_->path + "' has no keyspace '" +
+                              std::string(keyspace) + "'");
+    }
+    std::string first, last;
+    {
+      std::unique_ptr<rocksdb::Iterator> it(
+          store_->db->NewIterator(rocksdb::ReadOptions(), cf->handle()));
+      it->SeekToFirst();
+      if (it->Valid()) first = it->key().ToString();
+      it->SeekToLast();
+      if (it->Valid()) last = it->key().ToString();
+      MANIFOLD_RETURN_IF_ERROR(FromRocksdb(it->status(), "rocksdb: cannot read '" + store_->path + "'"));
+      if (!it->Valid()) return uint64_t{0};
+    }
+    last.push_back('\0');  // the range's limit is exclusive
+    rocksdb::Range range(first, last);
+    rocksdb::SizeApproximationOptions options;
+    options.include_memtables = true;
+    options.include_files = true;
+    uint64_t size = 0;
+    MANIFOLD_RETURN_IF_ERROR(
+        FromRocksdb(store_->db->GetApproximateSizes(options, cf->handle(), &range, 1, &size),
+                    "rocksdb: cannot measure '" + store_->path + "'"));
+    return size;
+  }
+
  private:
   std::shared_ptr<RocksdbStore> store_;
   bool read_only_;

@@ -464,6 +464,29 @@ class ZstdEngine final : public Engine {
 
   Result<uint64_t> EstimatedSize() override { return shared_->inner->EstimatedSize(); }
 
+  Status Check() override { return shared_->inner->Check(); }
+
+  // What the inner engine holds: keys as given, values as compressed (or the
+  // inner engine's own measure, should it compress again).
+  Result<uint64_t> StoredBytes(std::string_view keyspace) override {
+    Result<uint64_t> inner = shared_->inner->StoredBytes(keyspace);
+    if (inner.ok() || inner.status().code() != Status::Code::kNotSupported) return inner;
+    Result<std::unique_ptr<ReadTxn>> txn = shared_->inner->BeginRead();
+    if (!txn.ok()) return txn.status();
+    Result<Keyspace> ks = (*txn)->OpenKeyspace(keyspace);
+    if (!ks.ok()) return ks.status();
+    Result<std::unique_ptr<Cursor>> cursor = (*txn)->NewCursor(*ks);
+    if (!cursor.ok()) return cursor.status();
+    uint64_t bytes = 0;
+    Cursor& c = **cursor;
+    for (c.SeekToFirst(); c.Valid(); c.Next()) {
+      bytes += c.key().size();
+      bytes += c.value().size();
+    }
+    MANIFOLD_RETURN_IF_ERROR(c.status());
+    return bytes;
+  }
+
   Status Compact() override {
     MANIFOLD_RETURN_IF_ERROR(Retrain());
     return shared_->inner->Compact();

@@ -171,6 +171,21 @@ class Engine {
   virtual Result<uint64_t> EstimatedSize() = 0;
   // Gives space back and reorganizes the store; contents are unchanged.
   virtual Status Compact() = 0;
+
+  // Verifies the store's own structures (page links, checksums, key order) in
+  // the committed state as of now, read-only; writers may go on meanwhile.
+  // Returns OK when nothing is wrong, Corruption describing the first problem,
+  // or NotSupported when the engine has no check beyond what reading every
+  // key already proves (the default).
+  virtual Status Check() { return Status::NotSupported("no integrity check of its own"); }
+
+  // Returns the bytes keyspace `keyspace` occupies in the committed state after
+  // the engine's own compression (keys and values), or NotSupported when the
+  // engine stores keys and values as given, so that their sizes are the answer
+  // (the default). NotFound if there is no such keyspace.
+  virtual Result<uint64_t> StoredBytes(std::string_view keyspace) {
+    return Status::NotSupported("stores keys and values as given");
+  }
 };
 
 // Returns the library version of manifold ("0.1.0").

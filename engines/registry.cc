@@ -8,6 +8,7 @@
 #include "lmdb/lmdb_engine.h"
 #include "memory/memory_engine.h"
 #include "rocksdb/rocksdb_engine.h"
+#include "sqlite/sqlitekv_engine.h"
 #include "zstd/zstd_engine.h"
 
 namespace manifold {
@@ -23,6 +24,7 @@ constexpr EngineEntry kEngines[] = {
     {&BtreeEngineInfo, &OpenBtreeEngine},
     {&LmdbEngineInfo, &OpenLmdbEngine},
     {&RocksdbEngineInfo, &OpenRocksdbEngine},
+    {&SqlitekvEngineInfo, &OpenSqlitekvEngine},
     {&MemoryEngineInfo, &OpenMemoryEngine},
 };
 
@@ -46,6 +48,9 @@ std::vector<std::string> RegisteredEngineNames() {
 std::string_view DefaultEngineName() { return "btree"; }
 
 Result<std::unique_ptr<Engine>> Engine::Open(std::string_view name, const Options& options) {
+  // "sqlite" is what a C++ caller would guess for the engine whose module is
+  // sqlitekv; the engine still reports its registered name.
+  if (name == "sqlite") name = "sqlitekv";
   std::string known;
   for (const EngineEntry& entry : kEngines) {
     EngineInfo info = entry.info();

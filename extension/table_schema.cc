@@ -858,6 +858,13 @@ Result<ParsedTable> ParseTableArguments(std::string_view module, std::string_vie
                                         const std::vector<EngineInfo>& engines) {
   const Errors errors(module, table);
   const bool generic_module = EqualsIgnoreCase(module, "manifold");
+  // SQL text ends at a NUL byte, so SQLite never passes one; a C++ caller
+  // might, and no declaration SQLite can read holds one.
+  for (std::string_view arg : args) {
+    if (arg.find('\0') != std::string_view::npos) {
+      return errors("argument holds a NUL byte", arg.substr(0, arg.find('\0')));
+    }
+  }
 
   // The engine comes first: it decides which options exist.
   std::string engine_name(generic_module ? default_engine : module);

@@ -58,6 +58,17 @@ TableSchema SchemaOf(const std::vector<std::string_view>& args) {
 // ---------------------------------------------------------------------------
 // Options
 
+// Found by arguments_fuzz: a quoted column name holding a NUL byte was
+// accepted, and its declaration ended at the NUL when SQLite read it.
+TEST(TableArgumentsTest, ANulByteInAnArgumentIsRefused) {
+  using namespace std::string_view_literals;
+  EXPECT_EQ("memory table \"t\": argument holds a NUL byte '\" cou'",
+            ErrorOf("memory", {"id INTEGER PRIMARY KEY", "\" cou\0oted col\" TEXT"sv}));
+  EXPECT_EQ("memory table \"t\": argument holds a NUL byte 'path='a'",
+            ErrorOf("memory", {"path='a\0b'"sv, "v"}));
+  EXPECT_EQ("OK", ErrorOf("memory", {"id INTEGER PRIMARY KEY", "\" cou oted col\" TEXT"}));
+}
+
 TEST(TableOptionsTest, DefaultsWhenNoOptionIsGiven) {
   Result<ParsedTable> parsed = Parse("lmdb", {"a"});
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();

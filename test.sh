@@ -16,3 +16,8 @@ cmake --build build-asan -j2
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-asan --output-on-failure -j2
+
+# libFuzzer targets (clang; skipped with a message where it is missing): each
+# replays its corpus and recorded regressions, then fuzzes briefly with a
+# fixed seed. MANIFOLD_LONG=1 fuzzes for 10 minutes per target.
+sh tests/fuzz/run.sh

@@ -60,7 +60,7 @@ for target in $targets; do
   if [ -n "$replay" ]; then
     echo "fuzz: $target: replaying $replay"
     # shellcheck disable=SC2086
-    if ! "$binary" -runs=0 $replay >"$build/$target.replay.log" 2>&1; then
+    if ! "$binary" -runs=0 -artifact_prefix="$artifacts" $replay >"$build/$target.replay.log" 2>&1; then
       tail -n 40 "$build/$target.replay.log"
       echo "fuzz: $target: FAILED on a recorded input"
       status=1

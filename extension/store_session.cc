@@ -82,18 +82,21 @@ Status StoreSession::Release(int level) {
 
 Status StoreSession::RollbackTo(int level) {
   if (write_ == nullptr) return Status::OK();
-  // As WriteTxn::RollbackTo: the oldest savepoint at or above `level` stays
-  // open as `level`.
-  for (size_t i = 0; i < open_levels_.size(); ++i) {
-    if (open_levels_[i] >= level) {
+  // Savepoint `level` stays open. Its own mark, if this store has one, holds
+  // its state; a mark above it may hold later writes of this store, which the
+  // rollback must undo.
+  for (size_t i = 0; i < open_levels_.size() && open_levels_[i] <= level; ++i) {
+    if (open_levels_[i] == level) {
       open_levels_.resize(i + 1);
-      open_levels_[i] = level;
       return write_->RollbackTo(level + 1);
     }
   }
-  // No mark at or above `level`: SQLite made that savepoint before this store
-  // joined the transaction (it marks only the levels open when a table
-  // joins, and every later one), so its state is the state at the join.
+  // No mark at `level`: SQLite made that savepoint before this store joined
+  // the transaction. Every savepoint made after the join is marked (SQLite
+  // sends it to every table that joined), but at the join SQLite marks only
+  // its top level, and when that is the level of the joining statement it is
+  // released at the statement's end. The state of an older savepoint is the
+  // state at the join.
   open_levels_.assign(1, -1);
   return write_->RollbackTo(0);
 }

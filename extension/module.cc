@@ -6,6 +6,7 @@ SQLITE_EXTENSION_INIT1
 #include <memory>
 #include <new>
 
+#include "backup.h"
 #include "connection.h"
 #include "export.h"
 #include "functions.h"
@@ -25,7 +26,9 @@ extern "C" __attribute__((visibility("default"))) int sqlite3_manifold_init(
     if (rc != SQLITE_OK) return rc;
     rc = manifold::RegisterFunctions(db, connection);
     if (rc != SQLITE_OK) return rc;
-    return manifold::RegisterExportFunctions(db, connection);
+    rc = manifold::RegisterExportFunctions(db, connection);
+    if (rc != SQLITE_OK) return rc;
+    return manifold::RegisterBackupFunctions(db, connection);
   } catch (const std::bad_alloc&) {
     return SQLITE_NOMEM;
   } catch (...) {

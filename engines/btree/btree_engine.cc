@@ -2,7 +2,11 @@
 // meta and freelist), Mutator (the copy-on-write path) and TreePath (reads).
 #include "btree/btree_engine.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <map>
@@ -548,6 +552,54 @@ class BtreeEngine final : public Engine {
 
   Result<uint64_t> EstimatedSize() override { return store_->EstimatedSize(); }
   Status Check() override { return CheckBtreeStore(*store_); }
+
+  // A snapshot copy: the pages of the committed state as of now, read through
+  // a registered reader (so no writer reuses them meanwhile), written to a new
+  // file whose two meta slots both describe that state. Free pages are copied
+  // as they are: a writer may be reusing them, but nothing reachable from the
+  // copied meta refers to them.
+  Status Backup(const std::string& path) override {
+    Result<Snapshot> snap = store_->BeginRead();
+    if (!snap.ok()) return snap.status();
+    struct EndRead {
+      Store* store;
+      uint64_t txn_id;
+      ~EndRead() { store->EndRead(txn_id); }
+    } end_read{store_.get(), snap->meta.txn_id};
+    const Meta& meta = snap->meta;
+    const uint64_t page_size = meta.page_size;
+    if (snap->mapping->size() < meta.page_count * page_size) {
+      return Status::Corruption(store_->path() + ": the mapping is shorter than the committed pages");
+    }
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return ErrnoStatus("btree: cannot create the backup", path, errno);
+    auto write_all = [&](uint64_t offset, const uint8_t* data, uint64_t n) -> Status {
+      while (n > 0) {
+        ssize_t done = ::pwrite(fd, data, std::min<uint64_t>(n, uint64_t{1} << 20),
+                                static_cast<off_t>(offset));
+        if (done < 0 && errno == EINTR) continue;
+        if (done <= 0) return ErrnoStatus("btree: cannot write the backup", path, errno);
+        data += done;
+        offset += static_cast<uint64_t>(done);
+        n -= static_cast<uint64_t>(done);
+      }
+      return Status::OK();
+    };
+    Status s;
+    std::vector<uint8_t> meta_page(page_size, 0);
+    EncodeMeta(meta, meta_page.data());
+    s = write_all(0, meta_page.data(), page_size);
+    if (s.ok()) s = write_all(page_size, meta_page.data(), page_size);
+    if (s.ok() && meta.page_count > 2) {
+      s = write_all(2 * page_size, snap->mapping->data() + 2 * page_size,
+                    (meta.page_count - 2) * page_size);
+    }
+    if (s.ok() && ::fsync(fd) != 0) s = ErrnoStatus("btree: cannot fsync the backup", path, errno);
+    ::close(fd);
+    if (s.ok()) s = SyncParentDirectory(path);
+    if (!s.ok()) ::unlink(path.c_str());
+    return s;
+  }
 
   // Moves live pages toward the start of the file, then cuts off the free
   // tail. Each round copies the pages above a target; the pages they leave

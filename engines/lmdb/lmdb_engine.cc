@@ -89,6 +89,8 @@ class LmdbEngine final : public Engine {
 
   Result<uint64_t> EstimatedSize() override { return env_->DataFileSize(); }
 
+  Status Backup(const std::string& path) override { return env_->Backup(path); }
+
   Status Compact() override {
     if (read_only_) {
       return Status::ReadOnly("lmdb store '" + env_->path() + "' is opened read-only");

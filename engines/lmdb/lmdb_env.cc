@@ -396,6 +396,43 @@ Result<uint64_t> LmdbEnv::DataFileSize() const {
   return static_cast<uint64_t>(st.st_size);
 }
 
+Status LmdbEnv::Backup(const std::string& path) {
+  // A read transaction of our own, counted as live, keeps the map size fixed
+  // while mdb_env_copyfd2 reads through its own read transaction.
+  MDB_txn* pin = nullptr;
+  MANIFOLD_RETURN_IF_ERROR(BeginTxn(nullptr, MDB_RDONLY, std::chrono::milliseconds(0), &pin));
+  struct Unpin {
+    LmdbEnv* env;
+    MDB_txn* txn;
+    ~Unpin() {
+      mdb_txn_abort(txn);
+      env->EndTxn();
+    }
+  } unpin{this, pin};
+  if (::mkdir(path.c_str(), 0755) != 0) {
+    return ErrnoStatus("lmdb: cannot create the backup directory", path, errno);
+  }
+  const std::string file = path + "/data.mdb";
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    Status s = ErrnoStatus("lmdb: cannot create", file, errno);
+    ::rmdir(path.c_str());
+    return s;
+  }
+  int rc = mdb_env_copyfd2(env_, fd, MDB_CP_COMPACT);
+  int sync_rc = rc == 0 ? ::fsync(fd) : 0;
+  int sync_err = errno;
+  ::close(fd);
+  if (rc != 0 || sync_rc != 0) {
+    ::unlink(file.c_str());
+    ::rmdir(path.c_str());
+    return rc != 0 ? Error(rc, "cannot copy the store to '" + path + "'")
+                   : ErrnoStatus("lmdb: cannot fsync", file, sync_err);
+  }
+  MANIFOLD_RETURN_IF_ERROR(SyncParentDirectory(file));
+  return SyncParentDirectory(path);
+}
+
 Status LmdbEnv::Compact(bool sole_handle, bool* swapped) {
   *swapped = false;
   if (read_only_) return Status::ReadOnly("lmdb store '" + path_ + "' is opened read-only");

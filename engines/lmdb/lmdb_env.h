@@ -148,6 +148,10 @@ class LmdbEnv {
   // the caller holds the only reference of this process. Stores true in
   // *swapped if the copy replaced data.mdb.
   Status Compact(bool sole_handle, bool* swapped);
+  // Writes a compacted copy (MDB_CP_COMPACT) of the committed state as of now
+  // into the new directory `path` (data.mdb), synced. Counts as a live
+  // transaction meanwhile, so the map is not resized under the copy.
+  Status Backup(const std::string& path);
 
   static constexpr uint64_t kUnknownTxnid = ~uint64_t{0};
   static constexpr size_t kMinFreeBytes = size_t{256} << 20;

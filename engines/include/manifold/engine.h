@@ -186,6 +186,17 @@ class Engine {
   virtual Result<uint64_t> StoredBytes(std::string_view keyspace) {
     return Status::NotSupported("stores keys and values as given");
   }
+
+  // Writes a consistent copy of the committed state as of the call to `path`,
+  // in the engine's own format, so that Engine::Open(name, {path}) opens it:
+  // a new file (btree, sqlitekv) or a new directory (lmdb, rocksdb) whose
+  // parent exists. `path` must not exist. Readers and writers of the store may
+  // go on meanwhile; the copy holds exactly the commits made before the call
+  // (a commit that finishes during the call may or may not be in it).
+  // NotSupported when the engine keeps nothing on disk (memory, the default).
+  virtual Status Backup(const std::string& path) {
+    return Status::NotSupported("the " + std::string(name()) + " engine keeps nothing on disk");
+  }
 };
 
 // Returns the library version of manifold ("0.1.0").

@@ -158,6 +158,22 @@ int BestIndex(const Table& table, sqlite3_index_info* info) {
     plan += 'e';
   }
   const bool full_key = eq == components;
+  if (!full_key) {
+    // An IN on a key prefix is not taken all at once: SQLite calls xFilter
+    // once per value, in ascending value order. On a DESC component that
+    // visits the rows against key order, while a native table visits them in
+    // key order, and what UPDATE OR IGNORE, OR FAIL and OR REPLACE leave
+    // depends on that order. Such an IN ends the prefix; SQLite checks it on
+    // every row of the key-ordered scan.
+    for (int k = 0; k < eq; ++k) {
+      if (ComponentDesc(table, k) && sqlite3_vtab_in(info, used[k], -1)) {
+        eq = k;
+        used.resize(k);
+        plan.resize(k);
+        break;
+      }
+    }
+  }
   int in_lists = 0;
   if (full_key) {
     // IN on a full key: all values at once, as sorted lookups.

@@ -98,6 +98,35 @@ TEST_P(SqlRegression, RollbackToASavepointMadeBeforeATableCreatedInTheTransactio
   }));
 }
 
+// SQLite calls xFilter once per value of an IN on a key column that the table
+// does not take all at once, in ascending value order; a native table visits
+// the rows in key order, which on a DESC column is the other way round. An
+// UPDATE OR IGNORE or OR FAIL that moves two rows onto one key keeps the one
+// it visits first, so the rows must come in key order.
+TEST_P(SqlRegression, UpdateOrIgnoreThroughAnInOnADescKeyColumnVisitsRowsInKeyOrder) {
+  ASSERT_TRUE(o_.CreateTable("t", "c0, c1 REAL, PRIMARY KEY(c1 DESC, c0)"));
+  EXPECT_TRUE(CheckSequence({
+      "INSERT INTO t(c0, c1) VALUES (x'01', '2'), (x'6162', 'A'), (3, 5)",
+      "UPDATE OR IGNORE t SET c0 = 9223372036854775807, c1 = 1 "
+      "WHERE c1 IN ('A', CAST(x'610062' AS TEXT), '2')",
+      "UPDATE OR FAIL t SET c0 = 7, c1 = 0 WHERE c1 IN (5, 1, 'A')",
+      "SELECT typeof(c0), c0, typeof(c1), c1 FROM t WHERE c1 IN (0, 1, 2, 5, 'A') "
+      "ORDER BY c1 DESC, c0",
+  }));
+}
+
+// The same with the IN on the DESC middle column of a composite key, after an
+// equality on the first.
+TEST_P(SqlRegression, UpdateOrFailThroughAnInOnADescMiddleKeyColumnVisitsRowsInKeyOrder) {
+  ASSERT_TRUE(o_.CreateTable("t", "a INT, b TEXT, c INT, PRIMARY KEY(a, b DESC, c)"));
+  EXPECT_TRUE(CheckSequence({
+      "INSERT INTO t VALUES (1, 'x', 1), (1, 'y', 1), (1, 'z', 1), (2, 'y', 1)",
+      "UPDATE OR FAIL t SET b = 'w' WHERE a = 1 AND b IN ('x', 'y', 'z')",
+      "UPDATE OR IGNORE t SET b = 'v', c = 2 WHERE a = 1 AND b IN ('x', 'y', 'z', 'w')",
+      "DELETE FROM t WHERE a = 1 AND b IN ('v', 'w') AND c > 0",
+  }));
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, SqlRegression, ValuesIn(EnginesUnderTest()), EngineName());
 
 }  // namespace

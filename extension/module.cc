@@ -10,6 +10,7 @@ SQLITE_EXTENSION_INIT1
 #include "connection.h"
 #include "export.h"
 #include "functions.h"
+#include "layout_functions.h"
 #include "vtab_module.h"
 
 // Called by sqlite3_load_extension (".load ./build/manifold") and by
@@ -28,7 +29,9 @@ extern "C" __attribute__((visibility("default"))) int sqlite3_manifold_init(
     if (rc != SQLITE_OK) return rc;
     rc = manifold::RegisterExportFunctions(db, connection);
     if (rc != SQLITE_OK) return rc;
-    return manifold::RegisterBackupFunctions(db, connection);
+    rc = manifold::RegisterBackupFunctions(db, connection);
+    if (rc != SQLITE_OK) return rc;
+    return manifold::RegisterLayoutFunctions(db);
   } catch (const std::bad_alloc&) {
     return SQLITE_NOMEM;
   } catch (...) {

@@ -167,7 +167,7 @@ Result<std::unique_ptr<Table>> Table::Make(const ModuleContext& module, sqlite3*
   table->options_.compression = o.compression;
   table->options_.compression_level = o.compression_level;
   table->options_.engine_options = o.engine_options;
-  table->keyspace_name_ = o.keyspace.empty() ? table->name_ : o.keyspace;
+  table->keyspace_name_ = o.keyspace_given ? o.keyspace : table->name_;
 
   const TableSchema& schema = table->parsed_.schema;
   int columns = static_cast<int>(schema.columns.size());
@@ -345,6 +345,13 @@ Status Table::DropStorage() {
   // forgotten, its store untouched.
   if (options_.read_only) return Status::OK();
   if (Status s = EnsureOpen(); !s.ok()) return s.IsNotFound() ? Status::OK() : s;
+  // LMDB's unnamed main database and RocksDB's default column family belong
+  // to the store itself (a store written by another program keeps its data
+  // there): dropping the table forgets it and leaves them.
+  if ((parsed_.options.engine == "lmdb" && keyspace_name_.empty()) ||
+      (parsed_.options.engine == "rocksdb" && keyspace_name_ == "default")) {
+    return Status::OK();
+  }
   std::unique_ptr<WriteTxn> own;
   WriteTxn* txn = session_->write_txn();
   if (txn == nullptr) {

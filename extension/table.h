@@ -73,7 +73,7 @@ class Table : public sqlite3_vtab {
   Status ResolveKeyspace();
   void set_keyspace_name(std::string name) { keyspace_name_ = std::move(name); }
   // True when the keyspace was named by table=, not defaulted to the name.
-  bool keyspace_explicit() const { return !parsed_.options.keyspace.empty(); }
+  bool keyspace_explicit() const { return parsed_.options.keyspace_given; }
   // Removes the keyspace and its fingerprint (DROP TABLE).
   Status DropStorage();
   // The table was renamed to `new_name` (the keyspace stays).

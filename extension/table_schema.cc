@@ -921,8 +921,10 @@ Result<ParsedTable> ParseTableArguments(std::string_view module, std::string_vie
         if (value.empty()) return invalid("a file or directory name");
         options.path = value;
       } else if (key == "table") {
-        if (value.empty()) return invalid("a keyspace name");
+        // LMDB's unnamed main database is the keyspace ''; no other engine has one.
+        if (value.empty() && info.name != "lmdb") return invalid("a keyspace name");
         options.keyspace = value;
+        options.keyspace_given = true;
       } else if (key == "readonly") {
         if (!ParseBool(value, &options.read_only)) {
           return invalid("allowed: 0, 1, true, false, on, off");

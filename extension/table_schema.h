@@ -58,7 +58,8 @@ struct TableSchema {
 struct TableOptions {
   std::string engine;    // from the module name, or engine= for module `manifold`
   std::string path;      // as written; "" means the default beside the main database
-  std::string keyspace;  // table=; "" means the virtual table's name
+  std::string keyspace;  // table=; when not given, the virtual table's name
+  bool keyspace_given = false;  // table= was written ('' only for lmdb: its unnamed main database)
   bool read_only = false;
   Compression compression = Compression::kNone;
   int compression_level = 3;

@@ -19,9 +19,14 @@ Result<Keyspace> FindByName(const ColumnFamilyMap& map, std::string_view name) {
   return Status::NotFound("rocksdb: keyspace '" + std::string(name) + "' does not exist");
 }
 
+// RocksDB's "default" column family is in every transaction's map, so that a
+// store written by another program can be read (and written) through it, but
+// it is no keyspace of manifold's: never listed, never dropped.
 std::vector<std::string> Names(const ColumnFamilyMap& map) {
   std::vector<std::string> names;
-  for (const auto& [id, cf] : map) names.push_back(cf->name());
+  for (const auto& [id, cf] : map) {
+    if (cf->name() != kDefaultColumnFamilyName) names.push_back(cf->name());
+  }
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -40,6 +45,7 @@ RocksdbReadTxn::RocksdbReadTxn(std::shared_ptr<RocksdbStore> store) : store_(std
   // same moment.
   std::lock_guard<std::mutex> lock(store_->mu);
   keyspaces_ = store_->keyspaces;
+  keyspaces_.emplace(store_->default_cf->id(), store_->default_cf);
   snapshot_ = store_->db->GetSnapshot();
 }
 
@@ -89,6 +95,7 @@ RocksdbWriteTxn::RocksdbWriteTxn(std::shared_ptr<RocksdbStore> store, WriteGateH
       write_options_(write_options),
       batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true) {
   base_ = store_->Keyspaces();
+  base_.emplace(store_->default_cf->id(), store_->default_cf);
   keyspaces_ = base_;
 }
 
@@ -150,9 +157,7 @@ Result<std::unique_ptr<Cursor>> RocksdbWriteTxn::NewCursor(const Keyspace& ks) {
 
 Result<Keyspace> RocksdbWriteTxn::CreateKeyspace(std::string_view name) {
   MANIFOLD_RETURN_IF_ERROR(CheckLive());
-  if (name == kDefaultColumnFamilyName) {
-    return Status::InvalidArgument("rocksdb: keyspace name 'default' is reserved by RocksDB");
-  }
+  // "default" is found here: RocksDB's own column family always exists.
   Result<Keyspace> existing = FindByName(keyspaces_, name);
   if (existing.ok()) return existing;
   ++generation_;
@@ -198,7 +203,7 @@ Status RocksdbWriteTxn::DeleteAllKeys(const std::shared_ptr<RocksdbColumnFamily>
 Status RocksdbWriteTxn::DropKeyspace(std::string_view name) {
   MANIFOLD_RETURN_IF_ERROR(CheckLive());
   if (name == kDefaultColumnFamilyName) {
-    return Status::InvalidArgument("rocksdb: keyspace name 'default' is reserved by RocksDB");
+    return Status::InvalidArgument("rocksdb: the 'default' column family cannot be dropped");
   }
   Result<Keyspace> ks = FindByName(keyspaces_, name);
   if (!ks.ok()) return ks.status();
@@ -297,7 +302,10 @@ Status RocksdbWriteTxn::Commit() {
       status = FromRocksdb(store_->db->Write(write_options_, batch_.GetWriteBatch()),
                            "rocksdb: commit to '" + store_->path + "'");
     }
-    if (status.ok() && catalog_changed) store_->keyspaces = keyspaces_;
+    if (status.ok() && catalog_changed) {
+      store_->keyspaces = keyspaces_;
+      store_->keyspaces.erase(store_->default_cf->id());
+    }
   }
   if (!status.ok()) {
     DropCreatedExcept({});

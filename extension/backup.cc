@@ -295,6 +295,9 @@ class Backup {
       if (!store.persistent || store.writable == nullptr) continue;
       Result<std::unique_ptr<WriteTxn>> lock =
           store.writable->session().engine().BeginWrite(wait);
+      // A store this process opened read-only has no writer here to hold off
+      // (other processes may still write: the engine's copy is a snapshot).
+      if (!lock.ok() && lock.status().code() == Status::Code::kReadOnly) continue;
       if (!lock.ok()) {
         return lock.status().WithContext(store.engine + " store '" + store.path +
                                          "': cannot hold writers off for the backup");
@@ -311,7 +314,9 @@ class Backup {
         return Status::IOError("cannot create '" + dest.parent_path().string() +
                                "': " + ec.message());
       }
-      Table& table = *store.tables.front();
+      // A writable handle sees the latest commits; a read-only RocksDB handle
+      // sees the store as of its own open, which a writer may have moved past.
+      Table& table = store.writable != nullptr ? *store.writable : *store.tables.front();
       MANIFOLD_RETURN_IF_ERROR(table.session().engine().Backup(dest.string()).WithContext(
           store.engine + " table \"" + table.name() + "\": cannot back up its store"));
     }

@@ -314,6 +314,39 @@ TEST_P(BackupTest, RefusesANonEmptyDirectoryAndATransactionThatWrote) {
             Run("SELECT * FROM t ORDER BY k").ToString());
 }
 
+TEST_P(BackupTest, StoresOpenedReadOnlyAreCopiedToo) {
+  const std::string engine = GetParam();
+  const std::string store = ", path='shared." + engine + "'";
+  Run("CREATE VIRTUAL TABLE w USING manifold(engine=" + engine + ", k TEXT PRIMARY KEY, v" +
+      store + ")");
+  Run("CREATE VIRTUAL TABLE r USING manifold(engine=" + engine + ", k TEXT PRIMARY KEY, v" +
+      store + ", table='w', readonly=1)");
+  Run("INSERT INTO w VALUES ('a', 1), ('b', x'02'), ('c', 3.5)");
+  const std::string expected =
+      "  ok\n  | text 'a' | integer 1\n  | text 'b' | blob x'02'\n  | text 'c' | real 3.5\n";
+  // Reopened, the read-only table is the first opener of the store in this
+  // process: the store is open read-only, and the backup has no writer to
+  // hold off for it.
+  db_.Close();
+  ASSERT_TRUE(db_.Open(Path("app.db")));
+  EXPECT_EQ(Run("SELECT * FROM r ORDER BY k").ToString(), expected);
+  Outcome writable = RunSql(db_, "SELECT * FROM w ORDER BY k");
+  Outcome backup = RunSql(db_, "SELECT manifold_backup('" + Path("backup") + "')");
+  if (writable.rc != SQLITE_OK) {
+    // An engine that cannot open a store read-write while it is open
+    // read-only: the backup fails on that table, and says so.
+    EXPECT_NE(backup.rc, SQLITE_OK);
+    EXPECT_NE(backup.message.find("table \"w\""), std::string::npos) << backup.message;
+    EXPECT_FALSE(fs::exists(Path("backup")));
+    return;
+  }
+  ASSERT_EQ(backup.rc, SQLITE_OK) << backup.ToString();
+  sqltest::Connection copy;
+  ASSERT_TRUE(copy.Open(Path("backup/app.db")));
+  EXPECT_EQ(Run(copy, "SELECT * FROM r ORDER BY k").ToString(), expected);
+  EXPECT_EQ(Run(copy, "SELECT * FROM w ORDER BY k").ToString(), expected);
+}
+
 INSTANTIATE_TEST_SUITE_P(PersistentEngines, BackupTest, ::testing::ValuesIn(PersistentEngines()),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param;

@@ -13,53 +13,13 @@
 #include <vector>
 
 #include "harness.h"
+#include "sql_db.h"
 #include "manifold/registry.h"
 
 extern "C" int sqlite3_manifold_init(sqlite3* db, char** error, const sqlite3_api_routines* api);
 
 namespace manifold::bench {
 namespace {
-
-class Db {
- public:
-  explicit Db(const std::string& path) {
-    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) Fail("open " + path);
-  }
-  ~Db() { sqlite3_close_v2(db_); }
-  Db(const Db&) = delete;
-  Db& operator=(const Db&) = delete;
-
-  void Exec(const std::string& sql) {
-    char* error = nullptr;
-    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
-      std::string message = error ? error : "?";
-      sqlite3_free(error);
-      Fail(sql + ": " + message);
-    }
-  }
-
-  sqlite3_stmt* Prepare(const std::string& sql) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
-        SQLITE_OK) {
-      Fail(sql + ": " + sqlite3_errmsg(db_));
-    }
-    return stmt;
-  }
-
-  // Steps `stmt` to the end and resets it; returns the number of rows.
-  int64_t Drain(sqlite3_stmt* stmt) {
-    int64_t rows = 0;
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) ++rows;
-    if (rc != SQLITE_DONE) Fail(std::string("step: ") + sqlite3_errmsg(db_));
-    sqlite3_reset(stmt);
-    return rows;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-};
 
 struct Statements {
   sqlite3_stmt* insert;

@@ -1,0 +1,214 @@
+// Disk full on every persistent engine. A child process (this binary run
+// again, see child_process.h) runs under RLIMIT_FSIZE with SIGXFSZ ignored,
+// so a write past the limit fails with EFBIG as on a full disk, and commits
+// the transactions of commit_workload.h (sync=full) until one fails. It must
+// get a clean SQLite error (SQLITE_FULL or SQLITE_IOERR, the message naming
+// the table and the engine) and go on running: the transaction is rolled
+// back in the process, its reads still see exactly the committed state, a
+// retry fails cleanly or succeeds, and it exits by itself. Then the store
+// reopened by a process without the limit holds every acknowledged commit
+// and no part of the failed one, manifold_check('t') is ok, and a new
+// process without the limit commits again.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "child_process.h"
+#include "commit_workload.h"
+#include "sql_oracle.h"
+
+namespace manifold::sqltest {
+namespace {
+
+using ::manifold::testing::Child;
+using ::manifold::testing::DescribeStatus;
+using ::manifold::testing::SpawnChild;
+
+constexpr rlim_t kFileSizeLimit = 3 << 20;  // bytes per file in the filling child
+constexpr int kFillPad = 2000;              // bytes of padding at least per row while filling
+
+std::string OneLine(std::string s) {
+  for (char& c : s) {
+    if (c == '\n') c = ' ';
+  }
+  return s;
+}
+
+void Say(int fd, const std::string& line) {
+  std::string text = line + "\n";
+  (void)!::write(fd, text.data(), text.size());
+}
+
+// The child: commits transactions first, first+1, ... until one fails or
+// `count` have committed. Writes "ack n" after each commit; after a failure
+// "error <extended code> <message>", "after <rows> <sum row> <sum of v>" (or
+// "after-error ...") read in the same process, and "retry <code> <message>"
+// for the same transaction tried again. arg: "dir\nfirst\ncount\nmin_pad".
+int FillMain(const std::string& arg, int fd) {
+  std::istringstream in(arg);
+  std::string dir;
+  int64_t first = 0, count = 0;
+  int min_pad = 0;
+  std::getline(in, dir);
+  in >> first >> count >> min_pad;
+  RegisterManifold();
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2((dir + "/main.db").c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) !=
+      SQLITE_OK) {
+    Say(fd, "open-error " + OneLine(db != nullptr ? sqlite3_errmsg(db) : "?"));
+    return 2;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  for (int64_t n = first; n < first + count; ++n) {
+    if (sqlite3_exec(db, TxnSql(n, min_pad).c_str(), nullptr, nullptr, nullptr) == SQLITE_OK) {
+      Say(fd, "ack " + std::to_string(n));
+      continue;
+    }
+    Say(fd, "error " + std::to_string(sqlite3_extended_errcode(db)) + " " +
+                OneLine(sqlite3_errmsg(db)));
+    if (!sqlite3_get_autocommit(db)) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*), (SELECT v FROM t WHERE id = 0),"
+                           " coalesce((SELECT sum(v) FROM t WHERE id > 0), 0) FROM t",
+                           -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      Say(fd, "after " + std::to_string(sqlite3_column_int64(stmt, 0)) + " " +
+                  std::to_string(sqlite3_column_int64(stmt, 1)) + " " +
+                  std::to_string(sqlite3_column_int64(stmt, 2)));
+    } else {
+      Say(fd, "after-error " + std::to_string(sqlite3_extended_errcode(db)) + " " +
+                  OneLine(sqlite3_errmsg(db)));
+    }
+    sqlite3_finalize(stmt);
+    int rc = sqlite3_exec(db, TxnSql(n, min_pad).c_str(), nullptr, nullptr, nullptr);
+    Say(fd, "retry " + std::to_string(rc == SQLITE_OK ? 0 : sqlite3_extended_errcode(db)) + " " +
+                (rc == SQLITE_OK ? std::string() : OneLine(sqlite3_errmsg(db))));
+    if (rc == SQLITE_OK) {
+      Say(fd, "ack " + std::to_string(n));
+    } else if (!sqlite3_get_autocommit(db)) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    break;
+  }
+  return sqlite3_close(db) == SQLITE_OK ? 0 : 3;
+}
+
+MANIFOLD_TEST_CHILD_MAIN(FillMain);
+
+// What a child said and how it ended.
+struct ChildReport {
+  int status = 0;
+  std::set<int64_t> acks;
+  std::string error, after, retry, other;
+};
+
+// Runs a child to its end (killing it after two minutes: a hang).
+ChildReport RunChild(const std::string& arg, std::optional<rlim_t> limit) {
+  ChildReport report;
+  Child child = SpawnChild(arg, limit);
+  if (child.pid <= 0) return report;
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  bool open = true;
+  while (open && std::chrono::steady_clock::now() < deadline) {
+    open = manifold::testing::ReadUntil(child.fd, out, deadline);
+  }
+  if (open) {
+    ADD_FAILURE() << "the child did not finish within two minutes";
+    ::kill(child.pid, SIGKILL);
+  }
+  ::waitpid(child.pid, &report.status, 0);
+  manifold::testing::ReadAll(child.fd, out);
+  ::close(child.fd);
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("ack ", 0) == 0) {
+      report.acks.insert(std::stoll(line.substr(4)));
+    } else if (line.rfind("error ", 0) == 0) {
+      report.error = line.substr(6);
+    } else if (line.rfind("after", 0) == 0) {
+      report.after = line;
+    } else if (line.rfind("retry ", 0) == 0) {
+      report.retry = line.substr(6);
+    } else {
+      report.other += line + "\n";
+    }
+  }
+  return report;
+}
+
+class DiskFull : public ::testing::TestWithParam<std::string> {
+ protected:
+  DiskFull() { RegisterManifold(); }
+  TempDir dir_;
+};
+
+TEST_P(DiskFull, FailedWriteIsACleanErrorAndLosesNothing) {
+  const std::string& engine = GetParam();
+  const std::string& dir = dir_.path();
+  ASSERT_NO_FATAL_FAILURE(CreateWorkloadTable(dir, engine));
+
+  // Fill under the limit until a write fails.
+  ChildReport fill = RunChild(dir + "\n1\n1000000\n" + std::to_string(kFillPad), kFileSizeLimit);
+  ASSERT_TRUE(WIFEXITED(fill.status) && WEXITSTATUS(fill.status) == 0)
+      << "the process under the file size limit " << DescribeStatus(fill.status)
+      << " instead of exiting by itself; it said:\n"
+      << fill.other << "error " << fill.error;
+  ASSERT_FALSE(fill.error.empty()) << "no write failed under the limit of " << kFileSizeLimit
+                                   << " bytes";
+  ASSERT_FALSE(fill.acks.empty()) << "the first write failed: " << fill.error;
+  std::istringstream error(fill.error);
+  int code = 0;
+  error >> code;
+  std::string message;
+  std::getline(error >> std::ws, message);
+  EXPECT_TRUE((code & 0xff) == SQLITE_FULL || (code & 0xff) == SQLITE_IOERR)
+      << "code " << code << " (" << sqlite3_errstr(code) << "): " << message;
+  EXPECT_NE(std::string::npos, message.find(engine + " table \"t\"")) << message;
+  std::printf("[ figures  ] %s: %zu commits, then: %s (%s); retried: %s\n", engine.c_str(),
+              fill.acks.size(), message.c_str(), sqlite3_errstr(code), fill.retry.c_str());
+
+  // The failed transaction left nothing behind in the process.
+  std::istringstream after(fill.after);
+  std::string word;
+  long long rows = -1, sum_row = -2, sum = -3;
+  after >> word >> rows >> sum_row >> sum;
+  EXPECT_EQ("after", word) << fill.after;
+  EXPECT_EQ(sum, sum_row) << fill.after;
+  int64_t last = *fill.acks.rbegin();
+  int retry_code = std::atoi(fill.retry.c_str());
+  EXPECT_TRUE(retry_code == 0 || (retry_code & 0xff) == SQLITE_FULL ||
+              (retry_code & 0xff) == SQLITE_IOERR)
+      << "retry: " << fill.retry;
+
+  // A process without the limit finds every acknowledged commit and no part
+  // of the failed one.
+  int64_t highest = CheckState(dir, fill.acks, last, 0);
+  EXPECT_EQ(last, highest);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+
+  // ... and writes again.
+  ChildReport more = RunChild(dir + "\n" + std::to_string(last + 1) + "\n20\n0", std::nullopt);
+  ASSERT_TRUE(WIFEXITED(more.status) && WEXITSTATUS(more.status) == 0)
+      << "the process without the limit " << DescribeStatus(more.status) << "; it said:\n"
+      << more.other << "error " << more.error;
+  EXPECT_TRUE(more.error.empty()) << more.error;
+  EXPECT_EQ(20u, more.acks.size());
+  std::set<int64_t> all = fill.acks;
+  all.insert(more.acks.begin(), more.acks.end());
+  EXPECT_EQ(last + 20, CheckState(dir, all, last + 20, 1));
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, DiskFull, ::testing::ValuesIn(PersistentEngines()),
+                         EngineName());
+
+}  // namespace
+}  // namespace manifold::sqltest

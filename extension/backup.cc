@@ -121,8 +121,8 @@ Status CopyDatabaseFile(sqlite3* db, const std::string& dest) {
   int rc = sqlite3_open_v2(dest.c_str(), &out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   Status s;
   if (rc != SQLITE_OK) {
-    s = Status::IOError("cannot create '" + dest + "': " +
-                        (out != nullptr ? sqlite3_errmsg(out) : sqlite3_errstr(rc)));
+    s = Status::IOError("cannot create '" + dest +
+                        "': " + (out != nullptr ? sqlite3_errmsg(out) : sqlite3_errstr(rc)));
   } else if (sqlite3_backup* backup = sqlite3_backup_init(out, "main", db, "main")) {
     rc = sqlite3_backup_step(backup, -1);
     int finished = sqlite3_backup_finish(backup);
@@ -229,8 +229,8 @@ class Backup {
       }
     } else {
       if (!fs::create_directory(dir, ec) || ec) {
-        return Status::IOError("cannot create the directory '" + dir_text + "': " +
-                               (ec ? ec.message() : "unknown error"));
+        return Status::IOError("cannot create the directory '" + dir_text +
+                               "': " + (ec ? ec.message() : "unknown error"));
       }
       created = true;
     }
@@ -243,21 +243,22 @@ class Backup {
     std::string copied = "[", skipped = "[";
     for (const StoreToCopy& store : stores) {
       if (store.persistent) {
-        copied += std::string(copied.size() > 1 ? "," : "") + "{\"engine\":" +
-                  JsonString(store.engine) + ",\"path\":" + JsonString(store.path) +
-                  ",\"copy\":" + JsonString(store.copy) +
+        copied += std::string(copied.size() > 1 ? "," : "") +
+                  "{\"engine\":" + JsonString(store.engine) +
+                  ",\"path\":" + JsonString(store.path) + ",\"copy\":" + JsonString(store.copy) +
                   ",\"external\":" + (store.external ? "true" : "false") +
                   ",\"tables\":" + TablesJson(store.tables) + "}";
       } else {
-        skipped += std::string(skipped.size() > 1 ? "," : "") + "{\"engine\":" +
-                   JsonString(store.engine) + ",\"path\":" + JsonString(store.path) +
-                   ",\"tables\":" + TablesJson(store.tables) + ",\"reason\":" +
-                   JsonString("the " + store.engine + " engine keeps nothing on disk") + "}";
+        skipped +=
+            std::string(skipped.size() > 1 ? "," : "") + "{\"engine\":" + JsonString(store.engine) +
+            ",\"path\":" + JsonString(store.path) + ",\"tables\":" + TablesJson(store.tables) +
+            ",\"reason\":" + JsonString("the " + store.engine + " engine keeps nothing on disk") +
+            "}";
       }
     }
     *json = "{\"directory\":" + JsonString(dir.string()) +
-            ",\"database\":" + JsonString(db_path.filename().string()) +
-            ",\"stores\":" + copied + "],\"skipped\":" + skipped + "]}";
+            ",\"database\":" + JsonString(db_path.filename().string()) + ",\"stores\":" + copied +
+            "],\"skipped\":" + skipped + "]}";
     return Status::OK();
   }
 
@@ -279,7 +280,8 @@ class Backup {
       if (store.path.starts_with(prefix) && store.path.size() > prefix.size()) {
         store.copy = store.path.substr(prefix.size());
       } else {
-        store.copy = "external" + (store.path.starts_with('/') ? "" : std::string("/")) + store.path;
+        store.copy =
+            "external" + (store.path.starts_with('/') ? "" : std::string("/")) + store.path;
         store.external = true;
       }
       stores.push_back(std::move(store));
@@ -293,8 +295,7 @@ class Backup {
     const std::chrono::milliseconds wait = connection_.BusyTimeout();
     for (StoreToCopy& store : *stores) {
       if (!store.persistent || store.writable == nullptr) continue;
-      Result<std::unique_ptr<WriteTxn>> lock =
-          store.writable->session().engine().BeginWrite(wait);
+      Result<std::unique_ptr<WriteTxn>> lock = store.writable->session().engine().BeginWrite(wait);
       // A store this process opened read-only has no writer here to hold off
       // (other processes may still write: the engine's copy is a snapshot).
       if (!lock.ok() && lock.status().code() == Status::Code::kReadOnly) continue;
@@ -317,8 +318,11 @@ class Backup {
       // A writable handle sees the latest commits; a read-only RocksDB handle
       // sees the store as of its own open, which a writer may have moved past.
       Table& table = store.writable != nullptr ? *store.writable : *store.tables.front();
-      MANIFOLD_RETURN_IF_ERROR(table.session().engine().Backup(dest.string()).WithContext(
-          store.engine + " table \"" + table.name() + "\": cannot back up its store"));
+      MANIFOLD_RETURN_IF_ERROR(table.session()
+                                   .engine()
+                                   .Backup(dest.string())
+                                   .WithContext(store.engine + " table \"" + table.name() +
+                                                "\": cannot back up its store"));
     }
     return Status::OK();
   }

@@ -27,8 +27,8 @@ void DecodeBe(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
   std::string_view bytes;
   if (!ArgumentBytes(argv[0], &bytes)) return sqlite3_result_null(context);
   if (bytes.empty() || bytes.size() > 8) {
-    return Error(context, "manifold_decode_be: expects 1 to 8 bytes, got " +
-                              std::to_string(bytes.size()));
+    return Error(context,
+                 "manifold_decode_be: expects 1 to 8 bytes, got " + std::to_string(bytes.size()));
   }
   uint64_t v = 0;
   for (unsigned char c : bytes) v = (v << 8) | c;

@@ -9,8 +9,8 @@
 #include <sqlite3.h>
 
 #include <atomic>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -250,7 +250,8 @@ TEST_P(BackupTest, BackupDuringConcurrentCommitsHoldsBothStoresAtOneMoment) {
       std::this_thread::yield();
     }
     const int low = committed.load();
-    Outcome r = RunSql(db_, "SELECT manifold_backup('" + Path("backup" + std::to_string(round)) + "')");
+    Outcome r =
+        RunSql(db_, "SELECT manifold_backup('" + Path("backup" + std::to_string(round)) + "')");
     const int high = committed.load() + 1;  // a commit may be finishing as we read
     EXPECT_EQ(r.rc, SQLITE_OK) << r.ToString();
     bounds.emplace_back(low, high);
@@ -275,7 +276,8 @@ TEST_P(BackupTest, BackupDuringConcurrentCommitsHoldsBothStoresAtOneMoment) {
     // Rows 1..n, with their values, in both tables.
     Outcome gaps = Run(copy,
                        "SELECT count(*) FROM a JOIN b USING (id) WHERE a.v = 'a' || id AND "
-                       "b.v = 'b' || id AND id BETWEEN 1 AND " + std::to_string(rows));
+                       "b.v = 'b' || id AND id BETWEEN 1 AND " +
+                           std::to_string(rows));
     EXPECT_EQ(gaps.rows, n.rows);
   }
 }
@@ -317,10 +319,10 @@ TEST_P(BackupTest, RefusesANonEmptyDirectoryAndATransactionThatWrote) {
 TEST_P(BackupTest, StoresOpenedReadOnlyAreCopiedToo) {
   const std::string engine = GetParam();
   const std::string store = ", path='shared." + engine + "'";
-  Run("CREATE VIRTUAL TABLE w USING manifold(engine=" + engine + ", k TEXT PRIMARY KEY, v" +
-      store + ")");
-  Run("CREATE VIRTUAL TABLE r USING manifold(engine=" + engine + ", k TEXT PRIMARY KEY, v" +
-      store + ", table='w', readonly=1)");
+  Run("CREATE VIRTUAL TABLE w USING manifold(engine=" + engine + ", k TEXT PRIMARY KEY, v" + store +
+      ")");
+  Run("CREATE VIRTUAL TABLE r USING manifold(engine=" + engine + ", k TEXT PRIMARY KEY, v" + store +
+      ", table='w', readonly=1)");
   Run("INSERT INTO w VALUES ('a', 1), ('b', x'02'), ('c', 3.5)");
   const std::string expected =
       "  ok\n  | text 'a' | integer 1\n  | text 'b' | blob x'02'\n  | text 'c' | real 3.5\n";
@@ -444,8 +446,9 @@ TEST(BackupMemory, MemoryTablesAreReportedAsSkipped) {
   sqltest::TempDir dir;
   sqltest::Connection db;
   ASSERT_TRUE(db.Open(dir.path() + "/app.db"));
-  Outcome created = RunSql(db, "CREATE VIRTUAL TABLE cache USING memory(k PRIMARY KEY, v);"
-                               "INSERT INTO cache VALUES (1, 1)");
+  Outcome created = RunSql(db,
+                           "CREATE VIRTUAL TABLE cache USING memory(k PRIMARY KEY, v);"
+                           "INSERT INTO cache VALUES (1, 1)");
   ASSERT_EQ(created.rc, SQLITE_OK) << created.ToString();
   Outcome r = RunSql(db, "SELECT manifold_backup('" + dir.path() + "/backup')");
   ASSERT_EQ(r.rc, SQLITE_OK) << r.ToString();

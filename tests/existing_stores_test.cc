@@ -162,8 +162,8 @@ void MdbLoad(const std::string& env, const std::string& subdb, const std::vector
     for (const Entry& e : entries) out << " " << Hex(e.key) << "\n " << Hex(e.value) << "\n";
     out << "DATA=END\n";
   }
-  std::string command = "mdb_load -f '" + input + "'" + (subdb.empty() ? "" : " -s " + subdb) +
-                        " '" + env + "'";
+  std::string command =
+      "mdb_load -f '" + input + "'" + (subdb.empty() ? "" : " -s " + subdb) + " '" + env + "'";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
 }
 
@@ -208,24 +208,28 @@ TEST_F(ExistingStoresTest, LmdbMainAndNamedDatabasesFromMdbLoad) {
   ExpectSame("SELECT hex(key), hex(value) FROM %T ORDER BY key", "objects", "objects_oracle");
 
   // Decoded in SQL: the integers and strings this test encoded.
-  Outcome decoded = Run("SELECT manifold_decode_be(key), CAST(manifold_decode_lp(value, 1) AS TEXT)"
-                        " || '|' || CAST(manifold_decode_lp(value, 2) AS TEXT) FROM main_db" +
-                        not_record + " ORDER BY key");
+  Outcome decoded =
+      Run("SELECT manifold_decode_be(key), CAST(manifold_decode_lp(value, 1) AS TEXT)"
+          " || '|' || CAST(manifold_decode_lp(value, 2) AS TEXT) FROM main_db" +
+          not_record + " ORDER BY key");
   std::vector<std::string> expected;
   for (const auto& [id, text] : meaning) {
     expected.push_back("integer " + std::to_string(id) + " | text '" + text + "'");
   }
   EXPECT_EQ(decoded.rows, expected);
   // A point lookup and a range by integer key, as on the oracle.
-  ExpectSame("SELECT manifold_decode_be(key), hex(value) FROM %T WHERE key = manifold_encode_be(42)",
-             "main_db", "main_oracle");
-  ExpectSame("SELECT manifold_decode_be(key) FROM %T WHERE key >= manifold_encode_be(256) AND "
-             "key < manifold_encode_be(1000000007) ORDER BY key DESC",
-             "main_db", "main_oracle");
-  ExpectSame("SELECT CAST(manifold_decode_lp(key, 1, 4) AS TEXT), "
-             "CAST(manifold_decode_lp(key, 2, 4) AS TEXT), manifold_decode_be(value) "
-             "FROM %T ORDER BY key",
-             "objects", "objects_oracle");
+  ExpectSame(
+      "SELECT manifold_decode_be(key), hex(value) FROM %T WHERE key = manifold_encode_be(42)",
+      "main_db", "main_oracle");
+  ExpectSame(
+      "SELECT manifold_decode_be(key) FROM %T WHERE key >= manifold_encode_be(256) AND "
+      "key < manifold_encode_be(1000000007) ORDER BY key DESC",
+      "main_db", "main_oracle");
+  ExpectSame(
+      "SELECT CAST(manifold_decode_lp(key, 1, 4) AS TEXT), "
+      "CAST(manifold_decode_lp(key, 2, 4) AS TEXT), manifold_decode_be(value) "
+      "FROM %T ORDER BY key",
+      "objects", "objects_oracle");
   // A read-only open leaves the environment as mdb_load made it.
   EXPECT_FALSE(std::filesystem::exists(env + "/manifold-open.lock"));
   EXPECT_NE(Run("SELECT name FROM pragma_table_info('main_db')").rows.size(), 0u);
@@ -247,7 +251,8 @@ TEST_F(ExistingStoresTest, LmdbWritesThroughRawTablesAreSeenByMdbDump) {
   Run("INSERT INTO main_db VALUES (manifold_encode_be(77), CAST('seventy-seven' AS BLOB))");
   Run("DELETE FROM objects WHERE manifold_decode_lp(key, 1, 4) = CAST('beta' AS BLOB)");
   // The main database's record of a named database is LMDB's, not a row.
-  Outcome clobber = RunSql(db_, "INSERT OR REPLACE INTO main_db VALUES (CAST('objects' AS BLOB), x'00')");
+  Outcome clobber =
+      RunSql(db_, "INSERT OR REPLACE INTO main_db VALUES (CAST('objects' AS BLOB), x'00')");
   EXPECT_NE(clobber.rc, SQLITE_OK);
 
   // mdb_dump -p prints printable bytes as they are, others as \hh.
@@ -313,7 +318,8 @@ std::string RocksdbGet(const std::string& path, const std::string& family, const
       if (db->Get(rocksdb::ReadOptions(), handles[i], key, &found).ok()) value = found;
     }
   }
-  for (rocksdb::ColumnFamilyHandle* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  for (rocksdb::ColumnFamilyHandle* h : handles)
+    db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   return value;
 }
 
@@ -325,25 +331,29 @@ TEST_F(ExistingStoresTest, RocksdbDefaultAndNamedColumnFamiliesFromTheCppApi) {
   WriteRocksdb(path, default_entries, events_entries);
 
   Run("CREATE VIRTUAL TABLE dflt USING rocksdb(path='other.rocksdb', table='default', readonly=1)");
-  Run("CREATE VIRTUAL TABLE events USING rocksdb(path='other.rocksdb', table='events', readonly=1)");
+  Run("CREATE VIRTUAL TABLE events USING rocksdb(path='other.rocksdb', table='events', "
+      "readonly=1)");
   CreateOracle("dflt_oracle", default_entries);
   CreateOracle("events_oracle", events_entries);
   ExpectSame("SELECT hex(key), hex(value) FROM %T ORDER BY key", "dflt", "dflt_oracle");
   ExpectSame("SELECT hex(key), hex(value) FROM %T ORDER BY key DESC", "events", "events_oracle");
-  Outcome decoded = Run("SELECT manifold_decode_be(key), CAST(manifold_decode_lp(value, 1) AS TEXT)"
-                        " || '|' || CAST(manifold_decode_lp(value, 2) AS TEXT) FROM dflt"
-                        " ORDER BY key");
+  Outcome decoded =
+      Run("SELECT manifold_decode_be(key), CAST(manifold_decode_lp(value, 1) AS TEXT)"
+          " || '|' || CAST(manifold_decode_lp(value, 2) AS TEXT) FROM dflt"
+          " ORDER BY key");
   std::vector<std::string> expected;
   for (const auto& [id, text] : meaning) {
     expected.push_back("integer " + std::to_string(id) + " | text '" + text + "'");
   }
   EXPECT_EQ(decoded.rows, expected);
-  ExpectSame("SELECT manifold_decode_be(key) FROM %T WHERE key BETWEEN manifold_encode_be(2) AND "
-             "manifold_encode_be(65535) ORDER BY key",
-             "dflt", "dflt_oracle");
-  ExpectSame("SELECT CAST(manifold_decode_lp(key, 2, 4) AS TEXT), manifold_decode_be(value) "
-             "FROM %T WHERE manifold_decode_lp(key, 1, 4) = CAST('alpha' AS BLOB) ORDER BY key",
-             "events", "events_oracle");
+  ExpectSame(
+      "SELECT manifold_decode_be(key) FROM %T WHERE key BETWEEN manifold_encode_be(2) AND "
+      "manifold_encode_be(65535) ORDER BY key",
+      "dflt", "dflt_oracle");
+  ExpectSame(
+      "SELECT CAST(manifold_decode_lp(key, 2, 4) AS TEXT), manifold_decode_be(value) "
+      "FROM %T WHERE manifold_decode_lp(key, 1, 4) = CAST('alpha' AS BLOB) ORDER BY key",
+      "events", "events_oracle");
 }
 
 TEST_F(ExistingStoresTest, RocksdbWritesThroughRawTablesAreSeenByRocksdb) {
@@ -374,26 +384,29 @@ TEST_F(ExistingStoresTest, RocksdbWritesThroughRawTablesAreSeenByRocksdb) {
 // --- The layout functions against bytes computed here ----------------------
 
 TEST_F(ExistingStoresTest, LayoutFunctionsMatchIndependentlyComputedBytes) {
-  const int64_t values[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 1000000007,
-                            (int64_t{1} << 56) - 1, INT64_MAX, -1, INT64_MIN};
+  const int64_t values[] = {0,         1,     127,      128,        255,
+                            256,       65535, 65536,    1000000007, (int64_t{1} << 56) - 1,
+                            INT64_MAX, -1,    INT64_MIN};
   for (int64_t v : values) {
     SCOPED_TRACE(v);
     const std::string n = std::to_string(v);
     const std::string literal = v == INT64_MIN ? "(-9223372036854775807 - 1)" : n;
     Outcome enc = Run("SELECT hex(manifold_encode_be(" + literal + "))");
-    EXPECT_EQ(enc.rows, std::vector<std::string>{"text '" + Hex(BigEndian(static_cast<uint64_t>(v), 8)) + "'"});
-    Outcome dec = Run("SELECT manifold_decode_be(x'" + Hex(BigEndian(static_cast<uint64_t>(v), 8)) + "')");
+    EXPECT_EQ(enc.rows, std::vector<std::string>{
+                            "text '" + Hex(BigEndian(static_cast<uint64_t>(v), 8)) + "'"});
+    Outcome dec =
+        Run("SELECT manifold_decode_be(x'" + Hex(BigEndian(static_cast<uint64_t>(v), 8)) + "')");
     EXPECT_EQ(dec.rows, std::vector<std::string>{"integer " + n});
     for (int width = 1; width < 8; ++width) {
       const bool fits = v >= 0 && (static_cast<uint64_t>(v) >> (8 * width)) == 0;
-      Outcome narrow = RunSql(db_, "SELECT hex(manifold_encode_be(" + literal + ", " +
-                                       std::to_string(width) + "))");
+      Outcome narrow = RunSql(
+          db_, "SELECT hex(manifold_encode_be(" + literal + ", " + std::to_string(width) + "))");
       if (!fits) {
         EXPECT_EQ(narrow.rc, SQLITE_ERROR) << narrow.ToString();
         continue;
       }
-      EXPECT_EQ(narrow.rows,
-                std::vector<std::string>{"text '" + Hex(BigEndian(static_cast<uint64_t>(v), width)) + "'"});
+      EXPECT_EQ(narrow.rows, std::vector<std::string>{
+                                 "text '" + Hex(BigEndian(static_cast<uint64_t>(v), width)) + "'"});
       Outcome back = Run("SELECT manifold_decode_be(x'" +
                          Hex(BigEndian(static_cast<uint64_t>(v), width)) + "')");
       EXPECT_EQ(back.rows, std::vector<std::string>{"integer " + n});
@@ -410,19 +423,23 @@ TEST_F(ExistingStoresTest, LayoutFunctionsMatchIndependentlyComputedBytes) {
       Outcome field = Run("SELECT hex(manifold_decode_lp(" + blob + ", " + std::to_string(i + 1) +
                           prefix + ")), typeof(manifold_decode_lp(" + blob + ", " +
                           std::to_string(i + 1) + prefix + "))");
-      EXPECT_EQ(field.rows, std::vector<std::string>{"text '" + Hex(fields[i]) + "' | text 'blob'"});
+      EXPECT_EQ(field.rows,
+                std::vector<std::string>{"text '" + Hex(fields[i]) + "' | text 'blob'"});
     }
     Outcome past = Run("SELECT manifold_decode_lp(" + blob + ", 5" + prefix + ")");
     EXPECT_EQ(past.rows, std::vector<std::string>{"null"});
   }
-  EXPECT_EQ(Run("SELECT hex(manifold_decode_lp(x'" + Hex(LengthPrefixed(fields, 0)) +
-                "', 3, 'varint'))").rows,
-            std::vector<std::string>{"text '" + Hex(fields[2]) + "'"});
+  EXPECT_EQ(
+      Run("SELECT hex(manifold_decode_lp(x'" + Hex(LengthPrefixed(fields, 0)) + "', 3, 'varint'))")
+          .rows,
+      std::vector<std::string>{"text '" + Hex(fields[2]) + "'"});
   // A length running past the end, a varint cut short, NULL: NULL.
-  EXPECT_EQ(Run("SELECT manifold_decode_lp(x'05616263', 1)").rows, std::vector<std::string>{"null"});
+  EXPECT_EQ(Run("SELECT manifold_decode_lp(x'05616263', 1)").rows,
+            std::vector<std::string>{"null"});
   EXPECT_EQ(Run("SELECT manifold_decode_lp(x'80', 1)").rows, std::vector<std::string>{"null"});
   EXPECT_EQ(Run("SELECT manifold_decode_lp(NULL, 1), manifold_decode_be(NULL), "
-                "manifold_encode_be(NULL)").rows,
+                "manifold_encode_be(NULL)")
+                .rows,
             std::vector<std::string>{"null | null | null"});
   // Misuse is an error that says what is allowed.
   Outcome wide = RunSql(db_, "SELECT manifold_decode_be(x'010203040506070809')");

@@ -8,11 +8,17 @@
 // retry fails cleanly or succeeds, and it exits by itself. Then the store
 // reopened by a process without the limit holds every acknowledged commit
 // and no part of the failed one, manifold_check('t') is ok, and a new
-// process without the limit commits again.
+// process without the limit commits again. As root, the same runs on a real
+// full file system (a small tmpfs: ENOSPC) too.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <chrono>
+#include <cstring>
+#include <functional>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -148,63 +154,92 @@ ChildReport RunChild(const std::string& arg, std::optional<rlim_t> limit) {
 class DiskFull : public ::testing::TestWithParam<std::string> {
  protected:
   DiskFull() { RegisterManifold(); }
+  ~DiskFull() override {
+    if (!mount_point_.empty()) ::umount2(mount_point_.c_str(), MNT_DETACH);
+  }
+
+  // Fills the store at `dir` in a child under `limit` (if any) until a write
+  // fails, checks the failure and what survived, calls `lift` to give room
+  // again, then commits more in a child without the limit.
+  void FillThenRecover(const std::string& dir, std::optional<rlim_t> limit,
+                       const std::function<void()>& lift) {
+    const std::string& engine = GetParam();
+    ASSERT_NO_FATAL_FAILURE(CreateWorkloadTable(dir, engine));
+
+    ChildReport fill = RunChild(dir + "\n1\n1000000\n" + std::to_string(kFillPad), limit);
+    ASSERT_TRUE(WIFEXITED(fill.status) && WEXITSTATUS(fill.status) == 0)
+        << "the process that filled the store " << DescribeStatus(fill.status)
+        << " instead of exiting by itself; it said:\n"
+        << fill.other << "error " << fill.error;
+    ASSERT_FALSE(fill.error.empty()) << "no write failed";
+    ASSERT_FALSE(fill.acks.empty()) << "the first write failed: " << fill.error;
+    std::istringstream error(fill.error);
+    int code = 0;
+    error >> code;
+    std::string message;
+    std::getline(error >> std::ws, message);
+    EXPECT_TRUE((code & 0xff) == SQLITE_FULL || (code & 0xff) == SQLITE_IOERR)
+        << "code " << code << " (" << sqlite3_errstr(code) << "): " << message;
+    EXPECT_NE(std::string::npos, message.find(engine + " table \"t\"")) << message;
+    std::printf("[ figures  ] %s: %zu commits, then: %s (%s); retried: %s\n", engine.c_str(),
+                fill.acks.size(), message.c_str(), sqlite3_errstr(code), fill.retry.c_str());
+
+    // The failed transaction left nothing behind in the process.
+    std::istringstream after(fill.after);
+    std::string word;
+    long long rows = -1, sum_row = -2, sum = -3;
+    after >> word >> rows >> sum_row >> sum;
+    EXPECT_EQ("after", word) << fill.after;
+    EXPECT_EQ(sum, sum_row) << fill.after;
+    int64_t last = *fill.acks.rbegin();
+    int retry_code = std::atoi(fill.retry.c_str());
+    EXPECT_TRUE(retry_code == 0 || (retry_code & 0xff) == SQLITE_FULL ||
+                (retry_code & 0xff) == SQLITE_IOERR)
+        << "retry: " << fill.retry;
+
+    ASSERT_NO_FATAL_FAILURE(lift());
+
+    // A process without the limit finds every acknowledged commit and no
+    // part of the failed one...
+    int64_t highest = CheckState(dir, fill.acks, last, 0);
+    EXPECT_EQ(last, highest);
+    ASSERT_FALSE(::testing::Test::HasFailure());
+
+    // ... and writes again.
+    ChildReport more = RunChild(dir + "\n" + std::to_string(last + 1) + "\n20\n0", std::nullopt);
+    ASSERT_TRUE(WIFEXITED(more.status) && WEXITSTATUS(more.status) == 0)
+        << "the process without the limit " << DescribeStatus(more.status) << "; it said:\n"
+        << more.other << "error " << more.error;
+    EXPECT_TRUE(more.error.empty()) << more.error;
+    EXPECT_EQ(20u, more.acks.size());
+    std::set<int64_t> all = fill.acks;
+    all.insert(more.acks.begin(), more.acks.end());
+    EXPECT_EQ(last + 20, CheckState(dir, all, last + 20, 1));
+  }
+
   TempDir dir_;
+  std::string mount_point_;  // a tmpfs to unmount, if any
 };
 
-TEST_P(DiskFull, FailedWriteIsACleanErrorAndLosesNothing) {
-  const std::string& engine = GetParam();
-  const std::string& dir = dir_.path();
-  ASSERT_NO_FATAL_FAILURE(CreateWorkloadTable(dir, engine));
+// Writes past RLIMIT_FSIZE fail with EFBIG; works without root.
+TEST_P(DiskFull, FileSizeLimitIsACleanErrorAndLosesNothing) {
+  FillThenRecover(dir_.path(), kFileSizeLimit, [] {});
+}
 
-  // Fill under the limit until a write fails.
-  ChildReport fill = RunChild(dir + "\n1\n1000000\n" + std::to_string(kFillPad), kFileSizeLimit);
-  ASSERT_TRUE(WIFEXITED(fill.status) && WEXITSTATUS(fill.status) == 0)
-      << "the process under the file size limit " << DescribeStatus(fill.status)
-      << " instead of exiting by itself; it said:\n"
-      << fill.other << "error " << fill.error;
-  ASSERT_FALSE(fill.error.empty()) << "no write failed under the limit of " << kFileSizeLimit
-                                   << " bytes";
-  ASSERT_FALSE(fill.acks.empty()) << "the first write failed: " << fill.error;
-  std::istringstream error(fill.error);
-  int code = 0;
-  error >> code;
-  std::string message;
-  std::getline(error >> std::ws, message);
-  EXPECT_TRUE((code & 0xff) == SQLITE_FULL || (code & 0xff) == SQLITE_IOERR)
-      << "code " << code << " (" << sqlite3_errstr(code) << "): " << message;
-  EXPECT_NE(std::string::npos, message.find(engine + " table \"t\"")) << message;
-  std::printf("[ figures  ] %s: %zu commits, then: %s (%s); retried: %s\n", engine.c_str(),
-              fill.acks.size(), message.c_str(), sqlite3_errstr(code), fill.retry.c_str());
-
-  // The failed transaction left nothing behind in the process.
-  std::istringstream after(fill.after);
-  std::string word;
-  long long rows = -1, sum_row = -2, sum = -3;
-  after >> word >> rows >> sum_row >> sum;
-  EXPECT_EQ("after", word) << fill.after;
-  EXPECT_EQ(sum, sum_row) << fill.after;
-  int64_t last = *fill.acks.rbegin();
-  int retry_code = std::atoi(fill.retry.c_str());
-  EXPECT_TRUE(retry_code == 0 || (retry_code & 0xff) == SQLITE_FULL ||
-              (retry_code & 0xff) == SQLITE_IOERR)
-      << "retry: " << fill.retry;
-
-  // A process without the limit finds every acknowledged commit and no part
-  // of the failed one.
-  int64_t highest = CheckState(dir, fill.acks, last, 0);
-  EXPECT_EQ(last, highest);
-  ASSERT_FALSE(::testing::Test::HasFailure());
-
-  // ... and writes again.
-  ChildReport more = RunChild(dir + "\n" + std::to_string(last + 1) + "\n20\n0", std::nullopt);
-  ASSERT_TRUE(WIFEXITED(more.status) && WEXITSTATUS(more.status) == 0)
-      << "the process without the limit " << DescribeStatus(more.status) << "; it said:\n"
-      << more.other << "error " << more.error;
-  EXPECT_TRUE(more.error.empty()) << more.error;
-  EXPECT_EQ(20u, more.acks.size());
-  std::set<int64_t> all = fill.acks;
-  all.insert(more.acks.begin(), more.acks.end());
-  EXPECT_EQ(last + 20, CheckState(dir, all, last + 20, 1));
+// A real full file system (ENOSPC): a tmpfs of 4 MiB, remounted with 64 MiB
+// to give room again. Mounting needs root (CI runs as root).
+TEST_P(DiskFull, FullFileSystemIsACleanErrorAndLosesNothing) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root; FileSizeLimit covers EFBIG";
+  const std::string fs = dir_.path() + "/fs";
+  ASSERT_EQ(0, ::mkdir(fs.c_str(), 0700));
+  if (::mount("tmpfs", fs.c_str(), "tmpfs", 0, "size=4m,mode=0700") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
+  }
+  mount_point_ = fs;
+  FillThenRecover(fs, std::nullopt, [&fs] {
+    ASSERT_EQ(0, ::mount("tmpfs", fs.c_str(), "tmpfs", MS_REMOUNT, "size=64m,mode=0700"))
+        << "remount: " << std::strerror(errno);
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, DiskFull, ::testing::ValuesIn(PersistentEngines()),

@@ -3,10 +3,15 @@
 #include <rocksdb/convenience.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
 #include <vector>
 
 #include "common/file_util.h"
@@ -72,6 +77,48 @@ rocksdb::ColumnFamilyOptions MakeColumnFamilyOptions(const RocksdbStoreSettings&
   return cf;
 }
 
+// RocksDB's info log (`LOG` in the store), written with plain write(2) and
+// no error state. RocksDB 7.8's own file logger keeps a WritableFileWriter
+// that, once an append has failed (a full disk), aborts the process on the
+// next message (assertion `sync_without_flush_called_` in
+// WritableFileWriter), for example the one DB::Close logs after the failed
+// WAL write. Messages are appended; a LOG over 1 MiB at open becomes LOG.old.
+class PlainFileLogger : public rocksdb::Logger {
+ public:
+  PlainFileLogger(const std::string& path, rocksdb::InfoLogLevel level)
+      : rocksdb::Logger(level), fd_(OpenLog(path)) {}
+  ~PlainFileLogger() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[4096];
+    std::time_t now = std::time(nullptr);
+    std::tm tm {};
+    ::gmtime_r(&now, &tm);
+    size_t used = std::strftime(line, sizeof(line), "%Y/%m/%d-%H:%M:%S ", &tm);
+    int n = std::vsnprintf(line + used, sizeof(line) - used - 1, format, ap);
+    if (n < 0) return;
+    used = std::min(sizeof(line) - 2, used + static_cast<size_t>(n));
+    if (used == 0 || line[used - 1] != '\n') line[used++] = '\n';
+    // A message that cannot be written (the disk is full) is dropped.
+    [[maybe_unused]] ssize_t ignored = ::write(fd_, line, used);
+  }
+
+ private:
+  static int OpenLog(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && st.st_size > (1 << 20)) {
+      ::rename(path.c_str(), (path + ".old").c_str());
+    }
+    return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  }
+
+  int fd_;
+};
+
 }  // namespace
 
 Result<std::shared_ptr<RocksdbStore>> RocksdbStore::Open(const std::string& path,
@@ -106,6 +153,12 @@ Result<std::shared_ptr<RocksdbStore>> RocksdbStore::Open(const std::string& path
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 2;
   db_options.max_manifest_file_size = 8 << 20;
+  // Only a writer can fill the disk; a store that does not exist yet is
+  // created here (DB::Open would create it the same way).
+  if (!settings.read_only && (PathExists(path) || ::mkdir(path.c_str(), 0755) == 0)) {
+    auto logger = std::make_shared<PlainFileLogger>(path + "/LOG", db_options.info_log_level);
+    if (logger->ok()) db_options.info_log = std::move(logger);
+  }
 
   std::vector<std::string> names;
   if (PathExists(path + "/CURRENT")) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -184,6 +185,9 @@ std::string TablesJson(const std::vector<Table*>& tables) {
 class Backup {
  public:
   explicit Backup(Connection& connection) : connection_(connection), db_(connection.db()) {}
+  ~Backup() { ReleaseLocks(); }
+  Backup(const Backup&) = delete;
+  Backup& operator=(const Backup&) = delete;
 
   // Runs the whole backup into `dir`; on success stores the JSON in *json.
   Status Run(const std::string& dir_text, std::string* json) {
@@ -289,22 +293,10 @@ class Backup {
     return stores;  // ordered by path: every backup takes the locks in one order
   }
 
-  // Takes every store's write lock, copies the database file, then each store.
+  // Takes the write locks, copies the database file, then each store.
   Status CopyAll(const fs::path& dir, const std::string& db_name,
                  std::vector<StoreToCopy>* stores) {
-    const std::chrono::milliseconds wait = connection_.BusyTimeout();
-    for (StoreToCopy& store : *stores) {
-      if (!store.persistent || store.writable == nullptr) continue;
-      Result<std::unique_ptr<WriteTxn>> lock = store.writable->session().engine().BeginWrite(wait);
-      // A store this process opened read-only has no writer here to hold off
-      // (other processes may still write: the engine's copy is a snapshot).
-      if (!lock.ok() && lock.status().code() == Status::Code::kReadOnly) continue;
-      if (!lock.ok()) {
-        return lock.status().WithContext(store.engine + " store '" + store.path +
-                                         "': cannot hold writers off for the backup");
-      }
-      locks_.push_back(std::move(*lock));
-    }
+    MANIFOLD_RETURN_IF_ERROR(HoldWritersOff(*stores));
     MANIFOLD_RETURN_IF_ERROR(CopyDatabaseFile(db_, (dir / db_name).string()));
     for (StoreToCopy& store : *stores) {
       if (!store.persistent) continue;
@@ -325,6 +317,63 @@ class Backup {
                                                 "\": cannot back up its store"));
     }
     return Status::OK();
+  }
+
+  // Takes the write lock of every store, so that no commit lands in any of
+  // them while the copies are taken: a transaction of another connection is
+  // in all of them or in none (it holds each store's lock until it has
+  // committed to all of them). The database file is not locked: its copy is
+  // one read snapshot taken meanwhile.
+  //
+  // Writers take these locks in any order, so waiting for one while holding
+  // another could make a writer and the backup wait for each other until the
+  // busy timeout. Instead each round waits (up to what is left of the
+  // connection's busy timeout) only for the lock that was busy last time,
+  // holding nothing, then tries the others without waiting; if one is busy,
+  // it lets every lock go and starts over. A writer waits for the backup at
+  // most while the copies are taken.
+  Status HoldWritersOff(const std::vector<StoreToCopy>& stores) {
+    using Clock = std::chrono::steady_clock;
+    const std::chrono::milliseconds timeout = connection_.BusyTimeout();
+    const Clock::time_point deadline = Clock::now() + timeout;
+    std::vector<const StoreToCopy*> lockable;
+    for (const StoreToCopy& store : stores) {
+      if (store.persistent && store.writable != nullptr) lockable.push_back(&store);
+    }
+    const size_t count = lockable.size();
+    if (count == 0) return Status::OK();
+    size_t wait_for = 0;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() < 0) left = std::chrono::milliseconds(0);
+      Status s = Lock(*lockable[wait_for], left);
+      size_t busy = count;
+      for (size_t i = 0; s.ok() && i < count; ++i) {
+        if (i == wait_for) continue;
+        s = Lock(*lockable[i], std::chrono::milliseconds(0));
+        if (!s.ok() && s.code() == Status::Code::kBusy) busy = i;
+      }
+      if (s.ok()) return Status::OK();
+      ReleaseLocks();
+      if (busy == count || Clock::now() >= deadline) {
+        return s.WithContext("cannot hold writers off for the backup (waited up to " +
+                             std::to_string(timeout.count()) + " ms, the busy timeout)");
+      }
+      wait_for = busy;
+    }
+  }
+
+  // Takes the write lock of `store`, waiting up to `wait`; Busy if held.
+  Status Lock(const StoreToCopy& store, std::chrono::milliseconds wait) {
+    Result<std::unique_ptr<WriteTxn>> lock = store.writable->session().engine().BeginWrite(wait);
+    if (lock.ok()) {
+      locks_.push_back(std::move(*lock));
+      return Status::OK();
+    }
+    // A store this process opened read-only has no writer here to hold off
+    // (other processes may still write: the engine's copy is a snapshot).
+    if (lock.status().code() == Status::Code::kReadOnly) return Status::OK();
+    return lock.status().WithContext(store.engine + " store '" + store.path + "'");
   }
 
   void ReleaseLocks() {

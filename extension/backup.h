@@ -32,11 +32,15 @@ namespace manifold {
 //     naming the original path, so restoring it means copying it back there.
 //   - memory stores are listed as skipped: nothing of them is on disk.
 // Consistency: before copying, it takes the write lock of every store it
-// copies (waiting up to the connection's busy timeout, then SQLITE_BUSY), so
-// no commit reaches any of them while the copies and the database file are
-// taken: every store and the database file are as of one moment. Readers are
-// never blocked; writers of other connections wait. A connection inside a
-// transaction that has written is refused (COMMIT or ROLLBACK first).
+// copies (never waiting for one while holding another; up to the connection's
+// busy timeout in all, then SQLITE_BUSY), so no commit reaches any of them
+// while the database file (one read snapshot) and the stores are copied:
+// every store is as of one moment. Readers are never blocked; writers of
+// other connections wait while the copies are taken. The database file is
+// not locked: a transaction writing native and manifold tables commits its
+// stores just before the file, and a backup in between holds only the
+// former. A connection inside a transaction that has written is refused
+// (COMMIT or ROLLBACK first).
 // On any error, nothing is left in `dir`.
 // Returns JSON: {"directory", "database", "stores": [{"engine", "path",
 // "copy", "external", "tables"}], "skipped": [{"engine", "path", "tables",

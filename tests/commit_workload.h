@@ -99,11 +99,12 @@ inline void CreateWorkloadTable(const std::string& dir, const std::string& engin
 }
 
 // Checks the database `dir`/main.db after a crash or a failure and returns
-// the highest transaction present (0 for none). `acknowledged` are all
-// transactions acknowledged so far, `in_flight` the one that may or may not
-// have landed. Failures are reported with `round`.
+// the highest transaction present (0 for none). `acknowledged` are the
+// transactions that must be there (acknowledged, or found by an earlier
+// check), `in_flight` the one that may or may not have landed. Failures are
+// reported with `round`.
 inline int64_t CheckState(const std::string& dir, const std::set<int64_t>& acknowledged,
-                   int64_t in_flight, int round) {
+                          int64_t in_flight, int round) {
   SCOPED_TRACE("round " + std::to_string(round));
   Connection db(dir + "/main.db");
   if (db.db() == nullptr) return -1;
@@ -139,7 +140,8 @@ inline int64_t CheckState(const std::string& dir, const std::set<int64_t>& ackno
     EXPECT_EQ(expected, ids) << "transaction " << txn << " is there in part";
   }
   for (int64_t a : acknowledged) {
-    EXPECT_TRUE(ids_of.count(a)) << "acknowledged transaction " << a << " is missing";
+    EXPECT_TRUE(ids_of.count(a)) << "transaction " << a << " is missing (it was acknowledged,"
+                                 << " or found by an earlier check)";
   }
   int64_t highest = ids_of.empty() ? 0 : ids_of.rbegin()->first;
   EXPECT_LE(highest, in_flight) << "a transaction past the one in flight is there";

@@ -83,6 +83,7 @@ TEST_P(Kill9, KilledWriterLosesNoAcknowledgedCommit) {
   const std::string& dir = dir_.path();
   ASSERT_NO_FATAL_FAILURE(CreateWorkloadTable(dir, GetParam()));
   std::set<int64_t> acknowledged;
+  std::set<int64_t> durable;  // acknowledged, or found after a kill: must stay
   int64_t next = 1;
   int64_t landed_in_flight = 0;
   auto start = std::chrono::steady_clock::now();
@@ -115,14 +116,18 @@ TEST_P(Kill9, KilledWriterLosesNoAcknowledgedCommit) {
     while (lines >> n) {
       ASSERT_EQ(last + 1, n) << "acknowledgements out of order";
       acknowledged.insert(n);
+      durable.insert(n);
       last = n;
     }
     const int64_t in_flight = last + 1;
-    int64_t highest = CheckState(dir, acknowledged, in_flight, round);
+    int64_t highest = CheckState(dir, durable, in_flight, round);
     if (::testing::Test::HasFailure()) {
       FAIL() << "round " << round << " of " << kills << ", last acknowledged " << last;
     }
-    if (highest == in_flight) ++landed_in_flight;
+    if (highest == in_flight) {
+      ++landed_in_flight;
+      durable.insert(in_flight);
+    }
     next = std::max(highest, last) + 1;
   }
   double seconds =

@@ -396,10 +396,7 @@ Status Table::Commit() {
   if (!in_transaction_) return Status::OK();
   in_transaction_ = false;
   Status s = session_->Leave();
-  if (open_cursors_ == 0) {
-    handle_keys_.clear();
-    key_handles_.clear();
-  }
+  if (open_cursors_ == 0) ForgetHandlesIfMany();
   return s;
 }
 
@@ -407,10 +404,7 @@ void Table::Rollback() {
   if (!in_transaction_) return;
   in_transaction_ = false;
   session_->RollbackAndLeave();
-  if (open_cursors_ == 0) {
-    handle_keys_.clear();
-    key_handles_.clear();
-  }
+  if (open_cursors_ == 0) ForgetHandlesIfMany();
 }
 
 Status Table::Savepoint(int level) {
@@ -424,10 +418,17 @@ Status Table::RollbackTo(int level) {
 }
 
 void Table::CursorClosed() {
-  if (--open_cursors_ == 0 && !in_transaction_) {
-    handle_keys_.clear();
-    key_handles_.clear();
-  }
+  if (--open_cursors_ == 0 && !in_transaction_) ForgetHandlesIfMany();
+}
+
+void Table::ForgetHandlesIfMany() {
+  // Handles outlive statements, so that a client which reads rows and later
+  // updates one by the rowid it read (as GUI editors do) finds the same row.
+  // Past the bound they are forgotten; handles are never reused, so a
+  // forgotten handle matches no row rather than another one.
+  if (handle_keys_.size() <= kMaxRememberedHandles) return;
+  handle_keys_.clear();
+  key_handles_.clear();
 }
 
 int64_t Table::HandleForKey(std::string_view key) {

@@ -96,8 +96,10 @@ class Table : public sqlite3_vtab {
 
   // Composite-key tables expose SQLite's rowid as a handle to a key.
   int64_t HandleForKey(std::string_view key);
-  // Cursor bookkeeping: handles are forgotten when no cursor is open and no
-  // transaction is live.
+  // Cursor bookkeeping: a handle stays the same for this connection while it
+  // has handed out at most kMaxRememberedHandles of them; past that, they are
+  // forgotten once no cursor is open and no transaction is live.
+  static constexpr size_t kMaxRememberedHandles = 1 << 18;
   void CursorOpened() { ++open_cursors_; }
   void CursorClosed();
 
@@ -130,6 +132,7 @@ class Table : public sqlite3_vtab {
   Status NewRowid(WriteTxn& txn, int64_t* rowid);
   // Returns "t.a, t.b": the key columns, as a UNIQUE constraint message names them.
   std::string KeyColumnNames() const;
+  void ForgetHandlesIfMany();
 
   std::string module_;
   std::string schema_name_;  // "main", "temp" or an attached name

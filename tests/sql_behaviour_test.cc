@@ -75,6 +75,32 @@ TEST_P(SqlBehaviour, TableInfoShowsCompositeKeyPositions) {
             Query(db, "SELECT name, pk FROM pragma_table_info('s') ORDER BY cid"));
 }
 
+// A GUI editor reads rows with their rowids, then updates one row by the
+// rowid it read, in a later statement (DB Browser for SQLite does). A
+// composite-key row's rowid is a handle: it must still name the same row.
+TEST_P(SqlBehaviour, CompositeKeyRowidsNameTheSameRowInLaterStatements) {
+  Connection db(DbPath());
+  ASSERT_SQL_OK(db, Create("t", "a TEXT, b INT, v, PRIMARY KEY(a, b DESC)", PathOption()));
+  ASSERT_SQL_OK(db, "INSERT INTO t VALUES ('x', 1, 'one'), ('x', 2, 'two'), ('y', 1, 'three')");
+  const std::string listed = Query(db, "SELECT rowid, a, b FROM t ORDER BY a, b");
+  // Reading again, in another statement and another transaction, gives the same rowids.
+  EXPECT_EQ(listed, Query(db, "SELECT rowid, a, b FROM t ORDER BY a, b"));
+  const std::string rowid = Query(db, "SELECT rowid FROM t WHERE a = 'x' AND b = 1");
+  ASSERT_EQ(0u, rowid.rfind("integer ", 0)) << rowid;
+  const std::string handle = rowid.substr(8);
+  ASSERT_SQL_OK(db, "UPDATE t SET v = 'edited' WHERE _rowid_ = '" + handle + "'");
+  EXPECT_EQ("integer 1", Query(db, "SELECT changes()"));
+  EXPECT_EQ("text 'x' | integer 1 | text 'edited'\n"
+            "text 'x' | integer 2 | text 'two'\n"
+            "text 'y' | integer 1 | text 'three'",
+            Query(db, "SELECT a, b, v FROM t ORDER BY a, b"));
+  ASSERT_SQL_OK(db, "DELETE FROM t WHERE rowid = " + handle);
+  EXPECT_EQ("integer 2", Query(db, "SELECT count(*) FROM t"));
+  // A handle of a deleted row names no row, never another one.
+  ASSERT_SQL_OK(db, "UPDATE t SET v = 'wrong' WHERE rowid = " + handle);
+  EXPECT_EQ("integer 0", Query(db, "SELECT changes()"));
+}
+
 TEST_P(SqlBehaviour, SecondConnectionSeesOnlyCommittedData) {
   Connection writer(DbPath());
   ASSERT_SQL_OK(writer, Create("t", "a INTEGER PRIMARY KEY, b", PathOption()));

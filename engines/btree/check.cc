@@ -21,6 +21,7 @@ class Checker {
     uint64_t keyspaces = 0;
     MANIFOLD_RETURN_IF_ERROR(Tree(meta_.catalog_root, /*catalog=*/true, &keyspaces));
     MANIFOLD_RETURN_IF_ERROR(Freelist());
+    MANIFOLD_RETURN_IF_ERROR(CommitRecord());
     for (uint64_t pgno = 2; pgno < meta_.page_count; ++pgno) {
       if (!used_[pgno]) return BadPage(pgno, "neither in use nor free (lost)");
     }
@@ -128,6 +129,21 @@ class Checker {
         Status s = Claim(free_pgno);
         if (!s.ok()) return Status::Corruption("btree freelist: " + s.message());
       }
+      pgno = PageLink(page);
+    }
+    return Status::OK();
+  }
+
+  // The pages holding the commit record (their entries are pages claimed above).
+  Status CommitRecord() {
+    uint64_t seen = 0;
+    for (uint64_t pgno = meta_.commit_record; seen < meta_.commit_pages;) {
+      MANIFOLD_RETURN_IF_ERROR(Claim(pgno));
+      const uint8_t* page = pages_.Get(pgno);
+      if (page == nullptr || PageTypeOf(page) != kCommitRecordPage || CellCount(page) == 0) {
+        return BadPage(pgno, "expected a commit record page");
+      }
+      seen += CellCount(page);
       pgno = PageLink(page);
     }
     return Status::OK();

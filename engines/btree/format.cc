@@ -151,7 +151,23 @@ void EncodeMeta(const Meta& meta, uint8_t* page) {
   Store64(page + 48, meta.next_keyspace_id);
   Store64(page + 56, meta.freelist_head);
   Store64(page + 64, meta.freelist_entries);
+  Store64(page + 72, meta.commit_record);
+  Store64(page + 80, meta.commit_pages);
+  Store32(page + 88, meta.commit_digest);
   Store32(page, Crc32c(0, page + 4, kMetaSize - 4));
+}
+
+uint32_t CommitDigestStart(uint64_t n) {
+  uint8_t b[8];
+  Store64(b, n);
+  return Crc32c(0, b, 8);
+}
+
+uint32_t CommitDigestAdd(uint32_t crc, uint64_t pgno, uint32_t checksum) {
+  uint8_t b[12];
+  Store64(b, pgno);
+  Store32(b + 8, checksum);
+  return Crc32c(crc, b, 12);
 }
 
 Status DecodeMeta(const uint8_t* p, size_t n, Meta* meta) {
@@ -162,11 +178,13 @@ Status DecodeMeta(const uint8_t* p, size_t n, Meta* meta) {
   }
   if (p[4] != kMetaPage) return Status::Corruption("meta page has the wrong page type");
   uint32_t version = Load32(p + 16);
-  if (version != kFormatVersion) {
+  if (version < kOldestFormatVersion || version > kFormatVersion) {
     return Status::NotSupported("btree format version " + std::to_string(version) +
-                                " is not supported (this build reads version " +
+                                " is not supported (this build reads versions " +
+                                std::to_string(kOldestFormatVersion) + " to " +
                                 std::to_string(kFormatVersion) + ")");
   }
+  meta->version = version;
   meta->page_size = Load32(p + 20);
   if (meta->page_size < kMinPageSize || meta->page_size > kMaxPageSize ||
       (meta->page_size & (meta->page_size - 1)) != 0) {
@@ -178,6 +196,13 @@ Status DecodeMeta(const uint8_t* p, size_t n, Meta* meta) {
   meta->next_keyspace_id = Load64(p + 48);
   meta->freelist_head = Load64(p + 56);
   meta->freelist_entries = Load64(p + 64);
+  meta->commit_record = version >= 2 ? Load64(p + 72) : 0;
+  meta->commit_pages = version >= 2 ? Load64(p + 80) : 0;
+  meta->commit_digest = version >= 2 ? Load32(p + 88) : 0;
+  if (meta->commit_record == 1 || (meta->commit_record != 0 && meta->commit_record >= meta->page_count) ||
+      (meta->commit_record == 0) != (meta->commit_pages == 0)) {
+    return Status::Corruption("meta page has an invalid commit record");
+  }
   if (meta->page_count < 2 || meta->catalog_root >= meta->page_count ||
       meta->freelist_head >= meta->page_count || meta->catalog_root == 1 ||
       meta->freelist_head == 1) {

@@ -15,7 +15,11 @@
 namespace manifold::btree {
 
 inline constexpr char kMagic[8] = {'M', 'N', 'F', 'B', 'T', 'R', 'E', 'E'};
-inline constexpr uint32_t kFormatVersion = 1;
+// Version 2: one-phase commits (meta slot and pages synced together, checked
+// at open against the commit record). Version 1 files still open; every new
+// meta slot is written as version 2.
+inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kOldestFormatVersion = 1;
 inline constexpr uint32_t kDefaultPageSize = 4096;
 inline constexpr uint32_t kMinPageSize = 512;
 inline constexpr uint32_t kMaxPageSize = 65536;
@@ -29,6 +33,7 @@ enum PageType : uint8_t {
   kLeafPage = 3,
   kOverflowPage = 4,
   kFreelistPage = 5,
+  kCommitRecordPage = 6,
 };
 
 // Page header (24 bytes, little-endian):
@@ -117,7 +122,9 @@ size_t GetVarint(const uint8_t* p, const uint8_t* limit, uint64_t* v);
 //  20 u32 page size, 24 u64 txn id, 32 u64 page count (file pages in use),
 //  40 u64 catalog root (0: no keyspaces), 48 u64 next keyspace id,
 //  56 u64 freelist head page (0: none), 64 u64 freelist entries,
-//  72..128 reserved (0).
+//  72 u64 commit record head page (0: none), 80 u64 pages the commit wrote
+//  (listed in the record), 88 u32 commit digest, 92..128 reserved (0).
+// Version 1 slots have no commit record (bytes 72..128 are 0).
 inline constexpr size_t kMetaSize = 128;
 struct Meta {
   uint32_t page_size = kDefaultPageSize;
@@ -127,10 +134,28 @@ struct Meta {
   uint64_t next_keyspace_id = 1;
   uint64_t freelist_head = 0;
   uint64_t freelist_entries = 0;
+  uint32_t version = kFormatVersion;  // as decoded; EncodeMeta writes kFormatVersion
+  uint64_t commit_record = 0;         // first commit record page (0: none)
+  uint64_t commit_pages = 0;          // entries in the commit record
+  uint32_t commit_digest = 0;         // CommitDigest of those entries
 };
 void EncodeMeta(const Meta& meta, uint8_t* page);  // writes kMetaSize bytes
 // Decodes a meta slot; Corruption naming what is wrong.
 Status DecodeMeta(const uint8_t* bytes, size_t n, Meta* meta);
+
+// Commit record page: header (count = entries on the page, link = next
+// record page or 0), then `count` entries of 16 bytes: u64 page number,
+// u32 that page's checksum as written by the commit, u32 reserved (0).
+inline constexpr size_t kCommitEntrySize = 16;
+inline uint64_t CommitEntriesPerPage(uint32_t page_size) {
+  return (page_size - kHeaderSize) / kCommitEntrySize;
+}
+// The digest of a commit's written pages, in ascending page number order:
+// CRC32C over (u64 number of pages), then per page (u64 page number, u32
+// checksum), all little-endian. Feed pages with CommitDigestAdd, starting
+// from CommitDigestStart(n).
+uint32_t CommitDigestStart(uint64_t n);
+uint32_t CommitDigestAdd(uint32_t crc, uint64_t pgno, uint32_t checksum);
 
 // Catalog values: u64 keyspace id, u64 root page, u64 key count.
 inline constexpr size_t kCatalogValueSize = 24;

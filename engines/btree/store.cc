@@ -74,18 +74,66 @@ Status Store::LoadFreelist(const Snapshot& snap, std::vector<FreeEntry>* entries
   return Status::OK();
 }
 
+Status Store::VerifyCommit(const Snapshot& snap, std::vector<uint64_t>* record_chain) {
+  const Meta& meta = snap.meta;
+  if (meta.commit_pages == 0) return Status::OK();  // version 1, or a commit that wrote no page
+  Pages pages = snap.pages(/*verify_checksums=*/true);
+  const uint64_t per_page = CommitEntriesPerPage(meta.page_size);
+  uint32_t digest = CommitDigestStart(meta.commit_pages);
+  uint64_t seen = 0;
+  uint64_t last = 0;
+  for (uint64_t pgno = meta.commit_record; seen < meta.commit_pages;) {
+    if (pgno == 0) return BadPage(pgno, "commit record ends early");
+    if (record_chain->size() >= meta.page_count) return BadPage(pgno, "commit record loops");
+    const uint8_t* page = pages.Get(pgno);
+    if (page == nullptr) return BadPage(pgno, "commit record page out of range or checksum mismatch");
+    if (PageTypeOf(page) != kCommitRecordPage) return BadPage(pgno, "expected a commit record page");
+    const uint64_t n = CellCount(page);
+    if (n == 0 || n > per_page || n > meta.commit_pages - seen) {
+      return BadPage(pgno, "commit record page holds a wrong number of entries");
+    }
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint8_t* e = page + kHeaderSize + kCommitEntrySize * i;
+      const uint64_t written = Load64(e);
+      const uint32_t checksum = Load32(e + 8);
+      if (written < 2 || written >= meta.page_count || written <= last) {
+        return BadPage(pgno, "commit record entry out of range or order");
+      }
+      last = written;
+      digest = CommitDigestAdd(digest, written, checksum);
+      // A page whose write was lost still holds older bytes (with a valid
+      // older checksum); one torn by a crash fails its checksum.
+      const uint8_t* data = pages.Get(written);
+      if (data == nullptr || Load32(data) != checksum) {
+        return BadPage(written, "written by the commit of txn " + std::to_string(meta.txn_id) +
+                                    " but does not hold what it wrote (lost or torn write)");
+      }
+    }
+    seen += n;
+    record_chain->push_back(pgno);
+    pgno = PageLink(page);
+  }
+  if (digest != meta.commit_digest) {
+    return Status::Corruption("the commit record of txn " + std::to_string(meta.txn_id) +
+                              " does not match the digest in its meta slot");
+  }
+  return Status::OK();
+}
+
 Status Store::Load(uint64_t file_size) {
   Result<std::shared_ptr<const Mapping>> mapping = file_->Map(file_size);
   if (!mapping.ok()) return mapping.status();
   const uint8_t* base = (*mapping)->data();
   std::vector<Meta> metas;
   std::string problems;
+  bool unsupported = false;  // a slot of a format version this build does not read
   auto note = [&](const std::string& what) { problems += (problems.empty() ? "" : "; ") + what; };
   auto try_slot = [&](uint64_t offset, const char* name) -> bool {
     Meta meta;
     Status s = offset + kMetaSize <= file_size ? DecodeMeta(base + offset, kMetaSize, &meta)
                                                : Status::Corruption("file is truncated");
     if (s.code() == Status::Code::kNotSupported) {
+      unsupported = true;
       note(s.message());
       return false;
     }
@@ -104,12 +152,18 @@ Status Store::Load(uint64_t file_size) {
     for (uint32_t p = kMinPageSize; p <= kMaxPageSize; p *= 2) {
       if (p + kMetaSize > file_size) break;
       Meta meta;
-      if (DecodeMeta(base + p, kMetaSize, &meta).ok() && meta.page_size == p) {
+      Status s = DecodeMeta(base + p, kMetaSize, &meta);
+      if (s.ok() && meta.page_size == p) {
         metas.push_back(meta);
         break;
       }
+      if (s.code() == Status::Code::kNotSupported && Load32(base + p + 20) == p) {
+        unsupported = true;
+        note("meta slot 1: " + s.message());
+        break;
+      }
     }
-    if (metas.empty()) note("meta slot 1: no valid meta page found");
+    if (metas.empty() && !unsupported) note("meta slot 1: no valid meta page found");
   }
   std::sort(metas.begin(), metas.end(),
             [](const Meta& a, const Meta& b) { return a.txn_id > b.txn_id; });
@@ -123,7 +177,9 @@ Status Store::Load(uint64_t file_size) {
     Snapshot snap{meta, *mapping};
     std::vector<FreeEntry> entries;
     std::vector<uint64_t> chain;
-    Status s = LoadFreelist(snap, &entries, &chain);
+    std::vector<uint64_t> record_chain;
+    Status s = VerifyCommit(snap, &record_chain);
+    if (s.ok()) s = LoadFreelist(snap, &entries, &chain);
     if (s.ok() && meta.catalog_root != 0) {
       Pages pages = snap.pages(/*verify_checksums=*/true);
       Result<const uint8_t*> root = GetNode(pages, meta.catalog_root);
@@ -138,9 +194,11 @@ Status Store::Load(uint64_t file_size) {
     mapping_ = *mapping;
     free_ = std::move(entries);
     freelist_chain_ = std::move(chain);
+    record_chain_ = std::move(record_chain);
     file_size_ = file_size;
     return Status::OK();
   }
+  if (unsupported) return Status::NotSupported(options_.path + ": " + problems);
   return Status::Corruption(options_.path + ": damaged btree file: " + problems);
 }
 
@@ -193,13 +251,12 @@ Status Store::WritePages(const DirtyMap& dirty, uint32_t page_size) {
   order.reserve(dirty.size());
   for (const auto& [pgno, page] : dirty) order.push_back(pgno);
   std::sort(order.begin(), order.end());
-  // Consecutive pages go out in one write of up to 1 MiB.
+  // Consecutive pages go out in one write of up to 1 MiB. Pages are sealed.
   std::string run;
   uint64_t run_start = 0;
   for (size_t i = 0; i < order.size(); ++i) {
     uint64_t pgno = order[i];
-    uint8_t* data = dirty.at(pgno).data.get();
-    SealPage(data, pgno, page_size);
+    const uint8_t* data = dirty.at(pgno).data.get();
     if (!run.empty() && (pgno != run_start + run.size() / page_size || run.size() >= (1u << 20))) {
       MANIFOLD_RETURN_IF_ERROR(file_->Write(run_start * page_size, run));
       run.clear();
@@ -221,12 +278,15 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
     std::lock_guard<std::mutex> lock(mu_);
     base = meta_;
     old_chain = freelist_chain_;
+    old_chain.insert(old_chain.end(), record_chain_.begin(), record_chain_.end());
     file_size = file_size_;
   }
   const uint32_t p = base.page_size;
   const uint64_t txn = base.txn_id + 1;
   std::vector<uint64_t>& avail = mutator.available();
   std::vector<uint64_t> freed = mutator.freed();
+  // The previous commit's freelist and commit record pages stay in its
+  // snapshot; this commit frees them (reusable from the next commit on).
   freed.insert(freed.end(), old_chain.begin(), old_chain.end());
   std::vector<FreeEntry> pending = pending_;
   if (limit != 0) {
@@ -240,16 +300,24 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
     mutator.set_page_count(limit);
   }
 
-  // The freelist chain lives in pages taken from the free pages themselves.
+  // The freelist chain and the commit record live in pages taken from the
+  // free pages themselves. The record lists every other page this commit
+  // writes, so it needs one entry per dirty page that is not a record page.
   const uint64_t per_page = EntriesPerFreelistPage(p);
+  const uint64_t per_record = CommitEntriesPerPage(p);
+  DirtyMap& dirty = mutator.dirty();
   uint64_t count = pending.size() + freed.size() + avail.size();
   std::vector<std::pair<uint64_t, uint8_t*>> chain;
-  while (chain.size() * per_page < count) {
+  std::vector<std::pair<uint64_t, uint8_t*>> record;
+  for (;;) {
+    const bool need_chain = chain.size() * per_page < count;
+    const bool need_record = record.size() * per_record < dirty.size() - record.size();
+    if (!need_chain && !need_record) break;
     size_t before = avail.size();
     uint8_t* data;
     uint64_t pgno = mutator.AllocatePage(&data);
     if (avail.size() < before) --count;
-    chain.push_back({pgno, data});
+    (need_chain ? chain : record).push_back({pgno, data});
   }
   std::vector<FreeEntry> entries;
   entries.reserve(count);
@@ -270,11 +338,48 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
     }
   }
 
+  // Seal every page but the record's, then list them (ascending) in the record.
+  std::vector<uint64_t> written;
+  written.reserve(dirty.size());
+  {
+    std::vector<uint64_t> record_pgnos;
+    for (const auto& r : record) record_pgnos.push_back(r.first);
+    std::sort(record_pgnos.begin(), record_pgnos.end());
+    for (auto& [pgno, page] : dirty) {
+      if (std::binary_search(record_pgnos.begin(), record_pgnos.end(), pgno)) continue;
+      SealPage(page.data.get(), pgno, p);
+      written.push_back(pgno);
+    }
+  }
+  std::sort(written.begin(), written.end());
+  uint32_t digest = CommitDigestStart(written.size());
+  for (size_t r = 0; r < record.size(); ++r) {
+    uint8_t* page = record[r].second;
+    std::memset(page, 0, p);
+    page[4] = kCommitRecordPage;
+    size_t begin = r * per_record;
+    size_t n = std::min<size_t>(per_record, written.size() - begin);
+    Store16(page + 6, static_cast<uint16_t>(n));
+    Store64(page + 16, r + 1 < record.size() ? record[r + 1].first : 0);
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t pgno = written[begin + i];
+      const uint32_t checksum = Load32(dirty.at(pgno).data.get());
+      uint8_t* e = page + kHeaderSize + kCommitEntrySize * i;
+      Store64(e, pgno);
+      Store32(e + 8, checksum);
+      digest = CommitDigestAdd(digest, pgno, checksum);
+    }
+    SealPage(page, record[r].first, p);
+  }
+
   meta.page_size = p;
   meta.txn_id = txn;
   meta.page_count = mutator.page_count();
   meta.freelist_head = chain.empty() ? 0 : chain[0].first;
   meta.freelist_entries = entries.size();
+  meta.commit_record = record.empty() ? 0 : record[0].first;
+  meta.commit_pages = record.empty() ? 0 : written.size();
+  meta.commit_digest = record.empty() ? 0 : digest;
 
   // Grow the file in chunks, so it is rarely resized or remapped.
   std::shared_ptr<const Mapping> new_mapping;
@@ -289,8 +394,11 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
     new_mapping = *mapping;
     file_size = size;
   }
-  MANIFOLD_RETURN_IF_ERROR(WritePages(mutator.dirty(), p));
-  if (options_.sync == SyncMode::kFull) MANIFOLD_RETURN_IF_ERROR(file_->Sync());
+  // One-phase commit: the pages, then the meta slot, then (sync=full) one
+  // fdatasync. A crash that keeps the meta but loses a page write is caught
+  // at open by the commit record, which falls back to the other slot; every
+  // page written here is free in that slot's snapshot.
+  MANIFOLD_RETURN_IF_ERROR(WritePages(dirty, p));
   uint8_t meta_bytes[kMetaSize];
   EncodeMeta(meta, meta_bytes);
   MANIFOLD_RETURN_IF_ERROR(file_->Write((txn % 2) * p, std::string_view(
@@ -302,6 +410,8 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
   free_ = std::move(entries);
   freelist_chain_.clear();
   for (const auto& c : chain) freelist_chain_.push_back(c.first);
+  record_chain_.clear();
+  for (const auto& r : record) record_chain_.push_back(r.first);
   pending_.clear();
   file_size_ = file_size;
   if (new_mapping != nullptr) mapping_ = std::move(new_mapping);

@@ -95,6 +95,9 @@ class Store {
   Status Load(uint64_t file_size);
   Status LoadFreelist(const Snapshot& snap, std::vector<FreeEntry>* entries,
                       std::vector<uint64_t>* chain);
+  // Checks that every page the commit of snap.meta wrote holds what it wrote
+  // (its commit record against the meta's digest); fills the record's pages.
+  Status VerifyCommit(const Snapshot& snap, std::vector<uint64_t>* record_chain);
   Status Initialize();
   Status WritePages(const DirtyMap& dirty, uint32_t page_size);
 
@@ -109,6 +112,7 @@ class Store {
   std::vector<std::pair<uint64_t, uint64_t>> readers_;
   std::vector<FreeEntry> free_;
   std::vector<uint64_t> freelist_chain_;  // pages holding free_ on disk
+  std::vector<uint64_t> record_chain_;    // pages holding meta_'s commit record
   uint64_t file_size_ = 0;
   // Entries the current writer may not reuse yet (set by BeginWrite).
   std::vector<FreeEntry> pending_;

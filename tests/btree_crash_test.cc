@@ -337,7 +337,32 @@ TEST_F(BtreeCrashTest, MetaPersistedButAPageWriteLostReopensToThePreviousCommit)
         ASSERT_TRUE(state.ok()) << state.status().ToString();
         EXPECT_TRUE(*state == states[acknowledged]) << "acknowledged " << acknowledged;
         EXPECT_OK(CheckBtreeFile(path_));
-        ++dropped_cases;
+        if (dropped_cases++ % 7 == 0) {
+          // The fallback takes new commits: its freelist lists nothing it uses,
+          // and its first commit replaces the failed meta slot.
+          State expected = states[acknowledged].value_or(State());
+          {
+            Options options;
+            options.path = path_;
+            Result<std::unique_ptr<Engine>> engine = OpenBtreeEngine(options);
+            ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+            for (int round = 0; round < 2; ++round) {
+              Result<std::unique_ptr<WriteTxn>> txn = (*engine)->BeginWrite(kWait);
+              ASSERT_TRUE(txn.ok());
+              Result<Keyspace> ks = (*txn)->CreateKeyspace("ks");
+              ASSERT_TRUE(ks.ok()) << ks.status().ToString();
+              const std::string key = "key" + std::to_string(round * 37 % 80);
+              const std::string value(round == 0 ? 2000 : 10, 'z');
+              ASSERT_OK((*txn)->Put(*ks, key, value));
+              ASSERT_OK((*txn)->Commit());
+              expected[key] = value;
+            }
+          }
+          Result<std::optional<State>> after = ReadState(path_);
+          ASSERT_TRUE(after.ok()) << after.status().ToString();
+          EXPECT_TRUE(*after == expected);
+          EXPECT_OK(CheckBtreeFile(path_));
+        }
       }
     }
   }

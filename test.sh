@@ -4,20 +4,29 @@
 # MANIFOLD_LONG=1 runs the randomized tests in their long mode.
 set -euo pipefail
 cd "$(dirname "$0")"
+started=$SECONDS
+phase() { echo "== test.sh: $1 (at $((SECONDS - started)) s)"; }
+phase "dependencies"
 bash .ci/install-deps
 
+phase "build"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j2
+phase "tests"
 ctest --test-dir build --output-on-failure -j2
 
+phase "build with AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMANIFOLD_SANITIZE=ON \
       -DMANIFOLD_BUILD_BENCH=OFF
 cmake --build build-asan -j2
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+phase "tests with AddressSanitizer + UndefinedBehaviorSanitizer"
 ctest --test-dir build-asan --output-on-failure -j2
 
 # libFuzzer targets (clang; skipped with a message where it is missing): each
 # replays its corpus and recorded regressions, then fuzzes briefly with a
 # fixed seed. MANIFOLD_LONG=1 fuzzes for 10 minutes per target.
+phase "fuzzing"
 sh tests/fuzz/run.sh
+phase "done"

@@ -16,29 +16,13 @@
 
 #include "catalog.h"
 #include "errors.h"
+#include "json.h"
 #include "table.h"
 
 namespace manifold {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string JsonString(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char escaped[8];
-      snprintf(escaped, sizeof(escaped), "\\u%04x", c);
-      out += escaped;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
 
 std::string Quote(std::string_view name) {
   std::string out = "\"";

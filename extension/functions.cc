@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "json.h"
 #include "key_codec.h"
 #include "manifold/registry.h"
 #include "record_codec.h"
@@ -14,23 +15,6 @@
 
 namespace manifold {
 namespace {
-
-std::string JsonString(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char escaped[8];
-      snprintf(escaped, sizeof(escaped), "\\u%04x", c);
-      out += escaped;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
 
 // manifold_version(): the library version as text.
 void VersionFunction(sqlite3_context* context, int /*argc*/, sqlite3_value** /*argv*/) {

@@ -18,7 +18,7 @@ source_dir=$(cd "$here/../.." && pwd)
 build=${MANIFOLD_FUZZ_BUILD:-$source_dir/build-fuzz}
 seconds=${MANIFOLD_FUZZ_SECONDS:-20}
 if [ "${MANIFOLD_LONG:-0}" = 1 ]; then seconds=600; fi
-targets=${*:-btree_file_fuzz key_codec_fuzz record_codec_fuzz arguments_fuzz}
+targets=${*:-btree_file_fuzz key_codec_fuzz record_codec_fuzz arguments_fuzz sql_differential_fuzz}
 
 if ! command -v clang >/dev/null 2>&1 || ! command -v clang++ >/dev/null 2>&1; then
   echo "fuzz: skipped: clang is not installed (apt-get install clang)"

@@ -584,6 +584,36 @@ TEST_P(EngineConformance, RollbackToSkippedLevelRestoresOldestSavepointAboveIt) 
   EXPECT_EQ(KeyValues({{"a", "before"}}), CommittedContents());
 }
 
+// Writes and savepoints made before the transaction first reads, then read
+// back: an engine that indexes its writes only once they are read (RocksDB)
+// must carry every open savepoint across.
+TEST_P(EngineConformance, SavepointsSetBeforeTheFirstReadStillRollBack) {
+  auto txn = Write();
+  ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->CreateKeyspace("ks"));
+  ASSERT_OK(txn->Put(ks, "a", "1"));
+  ASSERT_OK(txn->Savepoint(0));
+  ASSERT_OK(txn->Savepoint(1));  // two savepoints at one position
+  ASSERT_OK(txn->Put(ks, "b", "2"));
+  ASSERT_OK(txn->Delete(ks, "a"));
+  ASSERT_OK(txn->Savepoint(2));
+  ASSERT_OK(txn->Put(ks, "c", "3"));
+  ASSERT_OK(txn->Savepoint(3));  // a savepoint after the last write
+  EXPECT_EQ(KeyValues({{"b", "2"}, {"c", "3"}}), Scan(*txn, ks));
+  ASSERT_OK(txn->Put(ks, "d", "4"));
+  ASSERT_OK(txn->RollbackTo(3));
+  EXPECT_EQ(KeyValues({{"b", "2"}, {"c", "3"}}), Scan(*txn, ks));
+  ASSERT_OK(txn->RollbackTo(2));
+  EXPECT_EQ(KeyValues({{"b", "2"}}), Scan(*txn, ks));
+  ASSERT_OK(txn->RollbackTo(1));
+  EXPECT_EQ(KeyValues({{"a", "1"}}), Scan(*txn, ks));
+  ASSERT_OK(txn->Put(ks, "e", "5"));
+  ASSERT_OK(txn->RollbackTo(0));
+  EXPECT_EQ(KeyValues({{"a", "1"}}), Scan(*txn, ks));
+  ASSERT_OK(txn->Put(ks, "f", "6"));
+  ASSERT_OK(txn->Commit());
+  EXPECT_EQ(KeyValues({{"a", "1"}, {"f", "6"}}), CommittedContents());
+}
+
 TEST_P(EngineConformance, WritesAfterRollbackToAreKept) {
   auto txn = Write();
   ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->CreateKeyspace("ks"));

@@ -3,6 +3,8 @@
 #include <rocksdb/comparator.h>
 
 #include <algorithm>
+#include <map>
+#include <string>
 #include <utility>
 
 #include "rocksdb/rocksdb_cursor.h"
@@ -128,6 +130,7 @@ Status RocksdbWriteTxn::Get(const Keyspace& ks, Bytes key, std::string* value) {
   MANIFOLD_RETURN_IF_ERROR(CheckLive());
   Result<std::shared_ptr<RocksdbColumnFamily>> cf = Find(ks);
   if (!cf.ok()) return cf.status();
+  MANIFOLD_RETURN_IF_ERROR(Index());
   std::string found;
   // No snapshot needed: this transaction is the store's only writer, so the
   // latest committed state is the state it began on.
@@ -144,6 +147,7 @@ Result<std::unique_ptr<Cursor>> RocksdbWriteTxn::NewCursor(const Keyspace& ks) {
   Result<std::shared_ptr<RocksdbColumnFamily>> found = Find(ks);
   if (!found.ok()) return found.status();
   std::shared_ptr<RocksdbColumnFamily> cf = *found;
+  MANIFOLD_RETURN_IF_ERROR(Index());
   rocksdb::DB* db = store_->db.get();
   rocksdb::WriteBatchWithIndex* batch = &batch_;
   const ColumnFamilyMap* keyspaces = &keyspaces_;
@@ -188,6 +192,7 @@ Result<Keyspace> RocksdbWriteTxn::CreateKeyspace(std::string_view name) {
 }
 
 Status RocksdbWriteTxn::DeleteAllKeys(const std::shared_ptr<RocksdbColumnFamily>& cf) {
+  MANIFOLD_RETURN_IF_ERROR(Index());
   std::unique_ptr<rocksdb::Iterator> it(batch_.NewIteratorWithBase(
       cf->handle(), store_->db->NewIterator(rocksdb::ReadOptions(), cf->handle())));
   std::vector<std::string> keys;
@@ -217,8 +222,9 @@ Status RocksdbWriteTxn::Put(const Keyspace& ks, Bytes key, Bytes value) {
   Result<std::shared_ptr<RocksdbColumnFamily>> cf = Find(ks);
   if (!cf.ok()) return cf.status();
   ++generation_;
-  return FromRocksdb(batch_.Put((*cf)->handle(), ToSlice(key), ToSlice(value)),
-                     "rocksdb put in '" + ks.name + "'");
+  rocksdb::Status s = indexed_ ? batch_.Put((*cf)->handle(), ToSlice(key), ToSlice(value))
+                               : pending_.Put((*cf)->handle(), ToSlice(key), ToSlice(value));
+  return FromRocksdb(s, "rocksdb put in '" + ks.name + "'");
 }
 
 Status RocksdbWriteTxn::Delete(const Keyspace& ks, Bytes key) {
@@ -226,8 +232,82 @@ Status RocksdbWriteTxn::Delete(const Keyspace& ks, Bytes key) {
   Result<std::shared_ptr<RocksdbColumnFamily>> cf = Find(ks);
   if (!cf.ok()) return cf.status();
   ++generation_;
-  return FromRocksdb(batch_.Delete((*cf)->handle(), ToSlice(key)),
-                     "rocksdb delete in '" + ks.name + "'");
+  rocksdb::Status s = indexed_ ? batch_.Delete((*cf)->handle(), ToSlice(key))
+                               : pending_.Delete((*cf)->handle(), ToSlice(key));
+  return FromRocksdb(s, "rocksdb delete in '" + ks.name + "'");
+}
+
+Status RocksdbWriteTxn::Index() {
+  if (indexed_) return Status::OK();
+  // Replays pending_ into batch_ record by record, setting each savepoint
+  // where it was set: after the first pending_count records.
+  class Replay : public rocksdb::WriteBatch::Handler {
+   public:
+    Replay(RocksdbWriteTxn* txn, std::map<uint32_t, rocksdb::ColumnFamilyHandle*> handles)
+        : txn_(txn), handles_(std::move(handles)) {}
+    rocksdb::Status PutCF(uint32_t id, const rocksdb::Slice& key,
+                          const rocksdb::Slice& value) override {
+      rocksdb::ColumnFamilyHandle* cf = Before(id);
+      if (cf == nullptr) return Unknown(id);
+      return txn_->batch_.Put(cf, key, value);
+    }
+    rocksdb::Status DeleteCF(uint32_t id, const rocksdb::Slice& key) override {
+      rocksdb::ColumnFamilyHandle* cf = Before(id);
+      if (cf == nullptr) return Unknown(id);
+      return txn_->batch_.Delete(cf, key);
+    }
+    // Sets the savepoints that were set after `records_` records.
+    void SetMarks() {
+      while (next_mark_ < txn_->marks_.size() &&
+             txn_->marks_[next_mark_].pending_count <= records_) {
+        txn_->batch_.SetSavePoint();
+        ++next_mark_;
+      }
+    }
+
+   private:
+    rocksdb::ColumnFamilyHandle* Before(uint32_t id) {
+      SetMarks();
+      ++records_;
+      auto it = handles_.find(id);
+      return it == handles_.end() ? nullptr : it->second;
+    }
+    static rocksdb::Status Unknown(uint32_t id) {
+      return rocksdb::Status::Corruption("a write to an unknown column family " +
+                                         std::to_string(id));
+    }
+    RocksdbWriteTxn* txn_;
+    std::map<uint32_t, rocksdb::ColumnFamilyHandle*> handles_;
+    uint32_t records_ = 0;
+    size_t next_mark_ = 0;
+  };
+  std::map<uint32_t, rocksdb::ColumnFamilyHandle*> handles;
+  for (const auto& [id, cf] : base_) handles[id] = cf->handle();
+  for (const auto& cf : created_) handles[cf->id()] = cf->handle();
+  Replay replay(this, std::move(handles));
+  MANIFOLD_RETURN_IF_ERROR(FromRocksdb(pending_.Iterate(&replay), "rocksdb: cannot index the transaction's writes"));
+  replay.SetMarks();
+  pending_.Clear();
+  indexed_ = true;
+  return Status::OK();
+}
+
+void RocksdbWriteTxn::SetSavePoint() {
+  if (indexed_) {
+    batch_.SetSavePoint();
+  } else {
+    pending_.SetSavePoint();
+  }
+}
+
+Status RocksdbWriteTxn::PopSavePoint() {
+  return FromRocksdb(indexed_ ? batch_.PopSavePoint() : pending_.PopSavePoint(),
+                     "rocksdb savepoint");
+}
+
+Status RocksdbWriteTxn::RollbackToSavePoint() {
+  return FromRocksdb(indexed_ ? batch_.RollbackToSavePoint() : pending_.RollbackToSavePoint(),
+                     "rocksdb rollback to");
 }
 
 // Savepoints: each manifold savepoint is one batch savepoint plus a copy of
@@ -236,8 +316,8 @@ Status RocksdbWriteTxn::Delete(const Keyspace& ks, Bytes key) {
 Status RocksdbWriteTxn::Savepoint(int level) {
   MANIFOLD_RETURN_IF_ERROR(CheckLive());
   MANIFOLD_RETURN_IF_ERROR(Release(level));
-  batch_.SetSavePoint();
-  marks_.push_back(Mark{level, keyspaces_});
+  SetSavePoint();
+  marks_.push_back(Mark{level, keyspaces_, pending_.Count()});
   return Status::OK();
 }
 
@@ -248,12 +328,12 @@ Status RocksdbWriteTxn::RollbackTo(int level) {
   if (i == marks_.size()) return Status::OK();
   // Fold the later savepoints into mark i, then undo back to it.
   while (marks_.size() > i + 1) {
-    MANIFOLD_RETURN_IF_ERROR(FromRocksdb(batch_.PopSavePoint(), "rocksdb savepoint"));
+    MANIFOLD_RETURN_IF_ERROR(PopSavePoint());
     marks_.pop_back();
   }
   ++generation_;
-  MANIFOLD_RETURN_IF_ERROR(FromRocksdb(batch_.RollbackToSavePoint(), "rocksdb rollback to"));
-  batch_.SetSavePoint();  // savepoint `level` stays open
+  MANIFOLD_RETURN_IF_ERROR(RollbackToSavePoint());
+  SetSavePoint();  // savepoint `level` stays open
   marks_[i].level = level;
   keyspaces_ = marks_[i].keyspaces;
   return Status::OK();
@@ -262,7 +342,7 @@ Status RocksdbWriteTxn::RollbackTo(int level) {
 Status RocksdbWriteTxn::Release(int level) {
   MANIFOLD_RETURN_IF_ERROR(CheckLive());
   while (!marks_.empty() && marks_.back().level >= level) {
-    MANIFOLD_RETURN_IF_ERROR(FromRocksdb(batch_.PopSavePoint(), "rocksdb savepoint"));
+    MANIFOLD_RETURN_IF_ERROR(PopSavePoint());
     marks_.pop_back();
   }
   return Status::OK();
@@ -283,6 +363,7 @@ void RocksdbWriteTxn::Finish() {
   done_ = true;
   ++generation_;
   marks_.clear();
+  pending_.Clear();
   batch_.Clear();
   gate_.Reset();
 }
@@ -298,8 +379,9 @@ Status RocksdbWriteTxn::Commit() {
     // the write keeps a new keyspace and the rows written with it together.
     std::unique_lock<std::mutex> lock(store_->mu, std::defer_lock);
     if (catalog_changed) lock.lock();
-    if (batch_.GetWriteBatch()->Count() > 0) {
-      status = FromRocksdb(store_->db->Write(write_options_, batch_.GetWriteBatch()),
+    rocksdb::WriteBatch* writes = indexed_ ? batch_.GetWriteBatch() : &pending_;
+    if (writes->Count() > 0) {
+      status = FromRocksdb(store_->db->Write(write_options_, writes),
                            "rocksdb: commit to '" + store_->path + "'");
     }
     if (status.ok() && catalog_changed) {

@@ -79,6 +79,7 @@ class RocksdbWriteTxn final : public WriteTxn {
   struct Mark {
     int level;
     ColumnFamilyMap keyspaces;  // this transaction's catalog at the savepoint
+    uint32_t pending_count;     // pending_.Count() when it was set, before indexing
   };
 
   Status CheckLive() const;
@@ -90,11 +91,23 @@ class RocksdbWriteTxn final : public WriteTxn {
   void DropCreatedExcept(const ColumnFamilyMap& keep);
   // Ends the transaction: gate released, batch discarded.
   void Finish();
+  // Moves the writes so far from pending_ into the indexed batch_, with
+  // their savepoints, so that they can be read back. Once per transaction.
+  Status Index();
+  // The batch savepoint operations, on whichever batch holds the writes.
+  void SetSavePoint();
+  Status PopSavePoint();
+  Status RollbackToSavePoint();
 
   std::shared_ptr<RocksdbStore> store_;
   WriteGateHold gate_;
   rocksdb::WriteOptions write_options_;
+  // Writes go to pending_, a plain batch, until the transaction first reads
+  // (Get, a cursor, emptying a keyspace): a write-only transaction such as a
+  // bulk load never pays for the index. From then on they go to batch_.
+  rocksdb::WriteBatch pending_;
   rocksdb::WriteBatchWithIndex batch_;
+  bool indexed_ = false;
   ColumnFamilyMap base_;       // the committed catalog when the transaction began
   ColumnFamilyMap keyspaces_;  // this transaction's catalog
   std::vector<std::shared_ptr<RocksdbColumnFamily>> created_;  // made by this txn

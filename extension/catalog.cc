@@ -64,11 +64,24 @@ bool CatalogExists(Table& table) {
   return exists;
 }
 
+// Whether the connection trusts the schema of its database files (PRAGMA
+// trusted_schema, SQLite's default ON).
+bool TrustedSchema(sqlite3* db) {
+  int trusted = 1;
+  if (sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, -1, &trusted) != SQLITE_OK) return false;
+  return trusted != 0;
+}
+
 // Drops the keyspaces of rows whose drop has committed. Best effort: a store
-// that cannot be opened keeps its row for a later try.
+// that cannot be opened keeps its row for a later try. Under
+// trusted_schema=OFF the catalog may come from someone else: only drops this
+// connection marked itself are carried out, the other rows wait for a
+// connection that trusts the file (else a crafted row could drop a keyspace
+// of any store the user can write, by the user merely reading a table).
 void ProcessCommittedDrops(Table& table) {
   sqlite3* db = table.connection().db();
   if (!sqlite3_get_autocommit(db) || !CatalogExists(table)) return;
+  const bool trusted = TrustedSchema(db);
   struct Dropped {
     std::string rowid, engine, path, keyspace;
   };
@@ -84,6 +97,7 @@ void ProcessCommittedDrops(Table& table) {
         dropped.push_back({Column(stmt, 0), Column(stmt, 1), Column(stmt, 2), Column(stmt, 3)});
       });
   for (const Dropped& d : dropped) {
+    if (!trusted && !table.connection().MarkedDrop(d.engine, d.path, d.keyspace)) continue;
     Options options;
     options.path = d.path;
     Result<std::shared_ptr<StoreSession>> session = table.connection().Session(d.engine, options);
@@ -210,6 +224,8 @@ Status CatalogDrop(Table& table) {
     return Status::OK();
   }
   // Inside a transaction: mark it; the keyspace goes once the drop commits.
+  table.connection().NoteMarkedDrop(table.options().engine, table.store_path(),
+                                    table.keyspace_name());
   if (Run(db, "CREATE TABLE IF NOT EXISTS " + catalog + kCreateCatalog, {}) != SQLITE_OK ||
       Run(db,
           "UPDATE " + catalog + " SET dropped = 1 WHERE dropped = 0 AND name = ? COLLATE NOCASE",

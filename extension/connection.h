@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,19 @@ class Connection {
   // Returns the table named `name` in this connection, or null.
   Table* FindTable(std::string_view name) const;
 
+  // Keyspaces this connection itself marked dropped inside a transaction
+  // (catalog.cc). Under trusted_schema=OFF only these drops are carried out:
+  // a catalog row of a database file from someone else must not drop a
+  // keyspace in a store of the user's.
+  void NoteMarkedDrop(const std::string& engine, const std::string& path,
+                      const std::string& keyspace) {
+    marked_drops_.insert(engine + '\0' + path + '\0' + keyspace);
+  }
+  bool MarkedDrop(const std::string& engine, const std::string& path,
+                  const std::string& keyspace) const {
+    return marked_drops_.count(engine + '\0' + path + '\0' + keyspace) > 0;
+  }
+
  private:
   sqlite3* db_;
   std::map<std::string, std::weak_ptr<StoreSession>> sessions_;
@@ -52,6 +66,7 @@ class Connection {
   // a rolled-back schema change) does not lose their data.
   std::vector<std::shared_ptr<StoreSession>> pinned_;
   std::multimap<std::string, Table*> tables_;  // key: lower-case name
+  std::set<std::string> marked_drops_;         // engine, path, keyspace joined by NUL
 };
 
 // What every module registered on a connection carries as its client data.

@@ -2,6 +2,7 @@
 // exception and turns a failure into a SQLite code plus a message (errors.h).
 #include "vtab_module.h"
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -35,6 +36,15 @@ int Construct(sqlite3* db, void* aux, int argc, const char* const* argv, sqlite3
     Status s = made.status();
     if (made.ok()) {
       Table& table = **made;
+      // A CREATE that fails leaves no new store behind: a store this call
+      // created is removed once the failed table has let it go.
+      std::error_code ignored;
+      const std::string store = table.store_path();
+      const bool store_existed = !create || store.empty() || std::filesystem::exists(store, ignored);
+      auto remove_new_store = [&] {
+        made->reset();
+        if (!store_existed) std::filesystem::remove_all(store, ignored);
+      };
       if (create) s = CatalogBeforeCreate(table);
       if (s.ok() && create) s = table.CreateStorage();
       if (s.ok() && create) s = CatalogRecordCreate(table);
@@ -43,6 +53,7 @@ int Construct(sqlite3* db, void* aux, int argc, const char* const* argv, sqlite3
         if (rc != SQLITE_OK) {
           SetSqliteMessage(error, table.Prefix() + "cannot declare the table: " +
                                       sqlite3_errmsg(db));
+          remove_new_store();
           return rc;
         }
         sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
@@ -50,6 +61,7 @@ int Construct(sqlite3* db, void* aux, int argc, const char* const* argv, sqlite3
         *out = made->release();
         return SQLITE_OK;
       }
+      remove_new_store();
     }
     SetSqliteMessage(error, UserMessage(module.module, name, s));
     return ToSqliteCode(s);

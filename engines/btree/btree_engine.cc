@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 
 #include "btree/file.h"
@@ -677,6 +678,11 @@ Status ParseOptions(const Options& options, StoreOptions* out) {
   return Status::OK();
 }
 
+std::atomic<BtreeFileOpener>& FileOpener() {
+  static std::atomic<BtreeFileOpener> opener{nullptr};
+  return opener;
+}
+
 StoreRegistry<Store>& Registry() {
   static StoreRegistry<Store>* registry = new StoreRegistry<Store>();
   return *registry;
@@ -706,8 +712,10 @@ Result<std::unique_ptr<Engine>> OpenBtreeEngine(const Options& options) {
         if (!existed && (options.read_only || !options.create_if_missing)) {
           return Status::NotFound("btree store '" + options.path + "' does not exist");
         }
+        BtreeFileOpener opener = btree::FileOpener().load();
         Result<std::unique_ptr<btree::File>> file =
-            btree::OpenPosixFile(options.path, options.read_only, !existed);
+            (opener != nullptr ? opener : &btree::OpenPosixFile)(options.path, options.read_only,
+                                                                 !existed);
         if (!file.ok()) return file.status();
         if (!existed) MANIFOLD_RETURN_IF_ERROR(SyncParentDirectory(options.path));
         return btree::Store::Open(store_options, std::move(*file));
@@ -718,6 +726,8 @@ Result<std::unique_ptr<Engine>> OpenBtreeEngine(const Options& options) {
   }
   return std::unique_ptr<Engine>(std::make_unique<btree::BtreeEngine>(*store, options.read_only));
 }
+
+void SetBtreeFileOpenerForTesting(BtreeFileOpener opener) { btree::FileOpener().store(opener); }
 
 Result<std::unique_ptr<Engine>> OpenBtreeEngineOnFile(const Options& options,
                                                       std::unique_ptr<btree::File> file) {

@@ -32,6 +32,14 @@ Result<std::unique_ptr<Engine>> OpenBtreeEngine(const Options& options);
 Result<std::unique_ptr<Engine>> OpenBtreeEngineOnFile(const Options& options,
                                                       std::unique_ptr<btree::File> file);
 
+// For tests that route the I/O of stores opened by name (through SQL, say)
+// through a fault-injecting File: OpenBtreeEngine opens its files with
+// `opener` instead of btree::OpenPosixFile; null restores the default. Set it
+// before any store is opened, not while other threads open stores.
+using BtreeFileOpener = Result<std::unique_ptr<btree::File>> (*)(const std::string& path,
+                                                                 bool read_only, bool create);
+void SetBtreeFileOpenerForTesting(BtreeFileOpener opener);
+
 // Walks the whole btree file at `path` read-only: both meta slots, the
 // catalog, every keyspace tree (key order, node structure, counts), every
 // overflow chain and the freelist, verifying every page checksum and that no

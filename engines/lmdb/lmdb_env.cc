@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -92,6 +94,7 @@ Status LmdbEnv::Error(int rc, std::string_view what) const {
     case MDB_PAGE_FULL:
     case ENOSPC:
     case EDQUOT:
+    case EFBIG:  // past RLIMIT_FSIZE or the file system's largest file
     case ENOMEM:
       return Status::Full(message);
     case MDB_CORRUPTED:
@@ -117,6 +120,20 @@ Status LmdbEnv::Error(int rc, std::string_view what) const {
     default:
       return Status::IOError(message);
   }
+}
+
+bool LmdbEnv::OutOfRoom() const {
+  constexpr uint64_t kRoom = 1 << 20;
+  struct statvfs fs {};
+  if (::statvfs(path_.c_str(), &fs) == 0 &&
+      static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < kRoom) {
+    return true;
+  }
+  struct rlimit limit {};
+  struct stat st {};
+  return ::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+         ::stat((path_ + "/data.mdb").c_str(), &st) == 0 &&
+         static_cast<uint64_t>(st.st_size) + kRoom > limit.rlim_cur;
 }
 
 Status LmdbEnv::Open(const LmdbEnvOptions& options) {

@@ -66,6 +66,11 @@ class LmdbEnv {
 
   // Returns a Status for LMDB error `rc`, naming this store and `what`.
   Status Error(int rc, std::string_view what) const;
+  // True when data.mdb has (almost) no room left to grow: less than 1 MiB
+  // free on its file system, or within 1 MiB of RLIMIT_FSIZE. LMDB reports a
+  // short write, which is how a full disk shows, as EIO; with no room it is
+  // a full disk, not an I/O error.
+  bool OutOfRoom() const;
 
   // --- Transactions -------------------------------------------------------
 

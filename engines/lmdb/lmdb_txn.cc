@@ -1,6 +1,7 @@
 #include "lmdb/lmdb_txn.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <limits>
 #include <mutex>
 #include <shared_mutex>
@@ -482,6 +483,7 @@ Status LmdbWriteTxn::Commit() {
   ++epoch_;
   uint64_t txnid = mdb_txn_id(root_);
   int rc = mdb_txn_commit(std::exchange(root_, nullptr));
+  if (rc == EIO && env_->OutOfRoom()) rc = ENOSPC;  // a short write: the disk is full
   if (rc != 0) {
     Finish();
     return env_->Error(rc, "commit failed");

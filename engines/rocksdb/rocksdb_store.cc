@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <vector>
 
@@ -24,6 +25,13 @@ Status FromRocksdb(const rocksdb::Status& status, std::string_view context) {
   if (status.IsNotFound()) return Status::NotFound(message);
   if (status.IsCorruption()) return Status::Corruption(message);
   if (status.IsNoSpace()) return Status::Full(message);
+  // RocksDB marks only ENOSPC as NoSpace; a write past the file size limit
+  // (EFBIG) or the quota (EDQUOT) is the same condition: nothing is lost and
+  // the store must not be poisoned (common/poison.h) for it.
+  if (status.IsIOError() && (message.find(std::strerror(EFBIG)) != std::string::npos ||
+                             message.find(std::strerror(EDQUOT)) != std::string::npos)) {
+    return Status::Full(message);
+  }
   if (status.IsIOError()) return Status::IOError(message);
   if (status.IsInvalidArgument()) return Status::InvalidArgument(message);
   if (status.IsBusy() || status.IsTimedOut() || status.IsTryAgain()) return Status::Busy(message);

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "sqlite/sqlitekv_vfs.h"
+
 namespace manifold {
 namespace {
 
@@ -162,7 +164,7 @@ void Statement::Reset() {
 Result<std::unique_ptr<SqlitekvConnection>> SqlitekvConnection::Open(const std::string& path,
                                                                      int flags, int busy_ms) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, SqlitekvVfsName());
   if (rc != SQLITE_OK) {
     std::string message = "sqlitekv store '" + path + "': cannot open: " +
                           (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -195,6 +197,14 @@ std::shared_ptr<TableEntry> SqlitekvConnection::MakeEntry(uint64_t id, std::stri
 }
 
 Status SqlitekvConnection::Error(int rc, std::string_view what) const {
+  if ((rc & 0xff) == SQLITE_IOERR) {
+    // After an I/O error (a failed fsync above all) the pages SQLite wrote
+    // may be gone from the page cache: no checkpoint at close, which would
+    // copy them into the database file and fsync again. The store is
+    // poisoned until reopened (common/poison.h); the next open recovers from
+    // the WAL as it is on disk.
+    sqlite3_db_config(db_, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  }
   std::string message = "sqlitekv store '" + path_ + "': " + std::string(what) + ": ";
   // The connection's message belongs to its latest failure; a code from
   // elsewhere (a bind) has only the generic text.

@@ -1,0 +1,226 @@
+#include "common/poison.h"
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include "common/file_util.h"
+
+namespace manifold {
+namespace {
+
+// The poisoned flag of one open store, shared by its handles.
+class Poison {
+ public:
+  // OK, or the IOError every operation returns once the store is poisoned.
+  Status Check() const {
+    if (!poisoned_.load(std::memory_order_acquire)) return Status::OK();
+    std::lock_guard<std::mutex> lock(mu_);
+    return Status::IOError("an earlier I/O error poisoned this store until it is reopened (" +
+                           first_ + ")");
+  }
+  // Poisons the store if `s` is an I/O error; returns `s`.
+  const Status& Note(const Status& s) {
+    if (s.code() == Status::Code::kIOError && !poisoned_.load(std::memory_order_acquire)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (first_.empty()) first_ = s.message();
+      poisoned_.store(true, std::memory_order_release);
+    }
+    return s;
+  }
+  template <typename T>
+  Result<T> Note(Result<T> r) {
+    if (!r.ok()) Note(r.status());
+    return r;
+  }
+
+ private:
+  std::atomic<bool> poisoned_{false};
+  mutable std::mutex mu_;
+  std::string first_;  // the first error's message
+};
+
+#define MANIFOLD_POISON_CHECK(poison)          \
+  do {                                         \
+    Status poison_status = (poison).Check();   \
+    if (!poison_status.ok()) return poison_status; \
+  } while (0)
+
+class PoisonCursor final : public Cursor {
+ public:
+  PoisonCursor(std::unique_ptr<Cursor> inner, std::shared_ptr<Poison> poison)
+      : inner_(std::move(inner)), poison_(std::move(poison)) {}
+  bool Valid() const override { return failed_.ok() && inner_->Valid(); }
+  void SeekToFirst() override { Move([&] { inner_->SeekToFirst(); }); }
+  void SeekToLast() override { Move([&] { inner_->SeekToLast(); }); }
+  void Seek(Bytes target) override { Move([&] { inner_->Seek(target); }); }
+  void SeekForPrev(Bytes target) override { Move([&] { inner_->SeekForPrev(target); }); }
+  void Next() override { Move([&] { inner_->Next(); }); }
+  void Prev() override { Move([&] { inner_->Prev(); }); }
+  Bytes key() const override { return inner_->key(); }
+  Bytes value() override {
+    Bytes v = inner_->value();
+    if (!inner_->Valid()) poison_->Note(inner_->status());
+    return v;
+  }
+  Status status() const override { return failed_.ok() ? inner_->status() : failed_; }
+
+ private:
+  template <typename F>
+  void Move(F&& move) {
+    failed_ = poison_->Check();
+    if (!failed_.ok()) return;
+    move();
+    if (!inner_->Valid()) poison_->Note(inner_->status());
+  }
+
+  std::unique_ptr<Cursor> inner_;
+  std::shared_ptr<Poison> poison_;
+  Status failed_;  // the poison error that stopped the last move
+};
+
+// Forwards the reads of ReadTxn to `inner`, checking and noting the poison.
+template <typename Base, typename Inner>
+class PoisonReads : public Base {
+ public:
+  PoisonReads(std::unique_ptr<Inner> inner, std::shared_ptr<Poison> poison)
+      : inner_(std::move(inner)), poison_(std::move(poison)) {}
+  Result<Keyspace> OpenKeyspace(std::string_view name) override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    return poison_->Note(inner_->OpenKeyspace(name));
+  }
+  Result<std::vector<std::string>> ListKeyspaces() override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    return poison_->Note(inner_->ListKeyspaces());
+  }
+  Status Get(const Keyspace& ks, Bytes key, std::string* value) override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    return poison_->Note(inner_->Get(ks, key, value));
+  }
+  Result<std::unique_ptr<Cursor>> NewCursor(const Keyspace& ks) override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    Result<std::unique_ptr<Cursor>> cursor = poison_->Note(inner_->NewCursor(ks));
+    if (!cursor.ok()) return cursor.status();
+    return std::unique_ptr<Cursor>(std::make_unique<PoisonCursor>(std::move(*cursor), poison_));
+  }
+
+ protected:
+  std::unique_ptr<Inner> inner_;
+  std::shared_ptr<Poison> poison_;
+};
+
+using PoisonReadTxn = PoisonReads<ReadTxn, ReadTxn>;
+
+class PoisonWriteTxn final : public PoisonReads<WriteTxn, WriteTxn> {
+ public:
+  using PoisonReads::PoisonReads;
+  Result<Keyspace> CreateKeyspace(std::string_view name) override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    return poison_->Note(inner_->CreateKeyspace(name));
+  }
+  Status DropKeyspace(std::string_view name) override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    return poison_->Note(inner_->DropKeyspace(name));
+  }
+  Status Put(const Keyspace& ks, Bytes key, Bytes value) override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    return poison_->Note(inner_->Put(ks, key, value));
+  }
+  Status Delete(const Keyspace& ks, Bytes key) override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    return poison_->Note(inner_->Delete(ks, key));
+  }
+  Status Savepoint(int level) override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    return poison_->Note(inner_->Savepoint(level));
+  }
+  Status RollbackTo(int level) override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    return poison_->Note(inner_->RollbackTo(level));
+  }
+  Status Release(int level) override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    return poison_->Note(inner_->Release(level));
+  }
+  Status Commit() override {
+    Status poisoned = poison_->Check();
+    if (!poisoned.ok()) {
+      inner_->Rollback();  // never reaches the disk: no write, no fsync
+      return poisoned;
+    }
+    return poison_->Note(inner_->Commit());
+  }
+  void Rollback() override { inner_->Rollback(); }
+};
+
+class PoisonEngine final : public Engine {
+ public:
+  PoisonEngine(std::unique_ptr<Engine> inner, std::shared_ptr<Poison> poison)
+      : inner_(std::move(inner)), poison_(std::move(poison)) {}
+  std::string_view name() const override { return inner_->name(); }
+  Capabilities capabilities() const override { return inner_->capabilities(); }
+  Result<std::unique_ptr<ReadTxn>> BeginRead() override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    Result<std::unique_ptr<ReadTxn>> txn = poison_->Note(inner_->BeginRead());
+    if (!txn.ok()) return txn.status();
+    return std::unique_ptr<ReadTxn>(std::make_unique<PoisonReadTxn>(std::move(*txn), poison_));
+  }
+  Result<std::unique_ptr<WriteTxn>> BeginWrite(std::chrono::milliseconds wait) override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    Result<std::unique_ptr<WriteTxn>> txn = poison_->Note(inner_->BeginWrite(wait));
+    if (!txn.ok()) return txn.status();
+    return std::unique_ptr<WriteTxn>(std::make_unique<PoisonWriteTxn>(std::move(*txn), poison_));
+  }
+  Result<uint64_t> EstimatedSize() override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    return poison_->Note(inner_->EstimatedSize());
+  }
+  Status Compact() override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    return poison_->Note(inner_->Compact());
+  }
+  Status Check() override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    return poison_->Note(inner_->Check());
+  }
+  Result<uint64_t> StoredBytes(std::string_view keyspace) override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    return poison_->Note(inner_->StoredBytes(keyspace));
+  }
+  Status Backup(const std::string& path) override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    return poison_->Note(inner_->Backup(path));
+  }
+
+ private:
+  std::unique_ptr<Engine> inner_;
+  std::shared_ptr<Poison> poison_;
+};
+
+// The flag of each store some handle has open, by device and inode.
+std::shared_ptr<Poison> PoisonOf(const std::string& path) {
+  static std::mutex* mu = new std::mutex;
+  static auto* flags = new std::map<FileId, std::weak_ptr<Poison>>;
+  Result<FileId> id = GetFileId(path);
+  if (!id.ok()) return std::make_shared<Poison>();  // not shared; still poisons this handle
+  std::lock_guard<std::mutex> lock(*mu);
+  for (auto it = flags->begin(); it != flags->end();) {
+    it = it->second.expired() ? flags->erase(it) : std::next(it);
+  }
+  std::weak_ptr<Poison>& slot = (*flags)[*id];
+  std::shared_ptr<Poison> poison = slot.lock();
+  if (poison == nullptr) {
+    poison = std::make_shared<Poison>();
+    slot = poison;
+  }
+  return poison;
+}
+
+}  // namespace
+
+std::unique_ptr<Engine> WrapWithPoison(std::unique_ptr<Engine> engine, const std::string& path) {
+  return std::make_unique<PoisonEngine>(std::move(engine), PoisonOf(path));
+}
+
+}  // namespace manifold

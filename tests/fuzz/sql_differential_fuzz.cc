@@ -414,6 +414,15 @@ sqlite3* Open() {
 
 }  // namespace
 
+// Each input runs about 200 statements through SQLite's parser, which
+// allocates a lot: with AddressSanitizer's default 256 MB quarantine and
+// fill of every allocation, most of the time went to page faults on fresh
+// memory. A small quarantine and no fill make it twice as fast; use-after-free
+// is still caught within the last 4 MB freed.
+extern "C" const char* __asan_default_options() {
+  return "quarantine_size_mb=4:max_malloc_fill_size=0";
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const bool registered = [] {
     sqlite3_auto_extension(reinterpret_cast<void (*)()>(sqlite3_manifold_init));

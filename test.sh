@@ -24,6 +24,17 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 phase "tests with AddressSanitizer + UndefinedBehaviorSanitizer"
 ctest --test-dir build-asan --output-on-failure -j2
 
+# ThreadSanitizer on the threads-and-processes test only (it is the one that
+# runs manifold on many threads; building the rest would cost minutes).
+# tests/tsan.supp silences third-party libraries only, each entry explained.
+phase "build concurrency_test with ThreadSanitizer"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMANIFOLD_TSAN=ON \
+      -DMANIFOLD_BUILD_BENCH=OFF
+cmake --build build-tsan -j2 --target concurrency_test
+phase "concurrency_test with ThreadSanitizer"
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
+  ./build-tsan/tests/concurrency_test
+
 # libFuzzer targets (clang; skipped with a message where it is missing): each
 # replays its corpus and recorded regressions, then fuzzes briefly with a
 # fixed seed. MANIFOLD_LONG=1 fuzzes for 10 minutes per target.

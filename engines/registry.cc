@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "btree/btree_engine.h"
+#include "common/fork_guard.h"
 #include "common/poison.h"
 #include "lmdb/lmdb_engine.h"
 #include "memory/memory_engine.h"
@@ -69,6 +70,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(std::string_view name, const Option
     }
     Result<std::unique_ptr<Engine>> engine = entry.open(options);
     if (!engine.ok()) return engine;
+    // A store belongs to the process that opened it: in a forked child every
+    // use is a clear error, and closing closes nothing (fork_guard.h).
+    *engine = GuardAgainstFork(std::move(*engine), info.name + " store '" + options.path + "'");
     // An I/O error poisons a store on disk until it is reopened (poison.h).
     if (info.capabilities.persistent) *engine = WrapWithPoison(std::move(*engine), options.path);
     // Engines without compression of their own get manifold's zstd value layer.

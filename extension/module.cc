@@ -4,6 +4,7 @@
 SQLITE_EXTENSION_INIT1
 
 #include <memory>
+#include <mutex>
 #include <new>
 
 #include "backup.h"
@@ -17,7 +18,12 @@ SQLITE_EXTENSION_INIT1
 // sqlite3_auto_extension in manifold's own tests, once per connection.
 extern "C" __attribute__((visibility("default"))) int sqlite3_manifold_init(
     sqlite3* db, char** pzErrMsg, const sqlite3_api_routines* pApi) {
-  SQLITE_EXTENSION_INIT2(pApi);
+  // The API table is the same for every connection, but connections open on
+  // any thread: storing it again while other threads call through it is a
+  // data race (found by ThreadSanitizer in concurrency_test), so it is stored
+  // once.
+  static std::once_flag api_stored;
+  std::call_once(api_stored, [pApi] { SQLITE_EXTENSION_INIT2(pApi); });
   (void)pzErrMsg;
   try {
     // Shared by every module of this connection and by its tables; freed when

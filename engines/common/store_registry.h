@@ -2,6 +2,13 @@
 // reference-counted. LMDB and RocksDB forbid opening one store twice in a
 // process, and a path spelled two ways (a symlink, "./x") must still reach the
 // same store. Thread-safe.
+//
+// A store belongs to the process that opened it (fork_guard.h): in a forked
+// child, GetOrOpen does not hand out the parent's copy but opens the store
+// again (the engine's own locks then allow it or refuse it with Busy), and a
+// copy inherited from the parent is never closed in the child (its last
+// release there leaks it): closing it would release the parent's locks or
+// reader slots, or flush the parent's state into the files.
 #ifndef MANIFOLD_ENGINES_COMMON_STORE_REGISTRY_H_
 #define MANIFOLD_ENGINES_COMMON_STORE_REGISTRY_H_
 
@@ -10,6 +17,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
+
+#include <unistd.h>
 
 #include "common/file_util.h"
 #include "manifold/status.h"
@@ -26,24 +36,37 @@ class StoreRegistry {
       const std::string& path, const std::function<Result<std::shared_ptr<Store>>()>& open) {
     std::lock_guard<std::mutex> lock(mu_);
     Result<FileId> id = GetFileId(path);
+    const pid_t pid = ::getpid();
     if (id.ok()) {
       auto it = stores_.find(*id);
       if (it != stores_.end()) {
-        if (std::shared_ptr<Store> store = it->second.lock()) return store;
-        stores_.erase(it);
+        if (it->second.pid == pid) {
+          if (std::shared_ptr<Store> store = it->second.store.lock()) return store;
+        }
+        stores_.erase(it);  // gone, or the parent's (after fork)
       }
     }
-    Result<std::shared_ptr<Store>> store = open();
-    if (!store.ok()) return store;
+    Result<std::shared_ptr<Store>> opened = open();
+    if (!opened.ok()) return opened;
     Result<FileId> new_id = GetFileId(path);
     if (!new_id.ok()) return new_id.status();
-    stores_[*new_id] = *store;
+    // The handle given out closes the store in its own process only.
+    Store* raw = opened->get();
+    std::shared_ptr<Store> store(raw, [owner = std::move(*opened), pid](Store*) mutable {
+      std::shared_ptr<Store> last = std::move(owner);
+      if (::getpid() != pid) new std::shared_ptr<Store>(std::move(last));  // leaked
+    });
+    stores_[*new_id] = Entry{store, pid};
     return store;
   }
 
  private:
+  struct Entry {
+    std::weak_ptr<Store> store;
+    pid_t pid;
+  };
   std::mutex mu_;
-  std::map<FileId, std::weak_ptr<Store>> stores_;
+  std::map<FileId, Entry> stores_;
 };
 
 }  // namespace manifold

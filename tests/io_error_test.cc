@@ -30,7 +30,7 @@
 // Injection points: a dry run of the script counts the writes, fsyncs and
 // reads; every (kind, n, once/from then on) up to those counts is a point.
 // CI runs a sample of them per engine (fixed seed MANIFOLD_SEED, default 11;
-// the first and last two points of each kind always); MANIFOLD_LONG=1 runs every
+// the last two points of each kind always); MANIFOLD_LONG=1 runs every
 // point.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
@@ -461,8 +461,14 @@ TEST_P(IoError, InjectedFailuresAreCleanErrorsAndLoseNothing) {
     return r;
   };
 
-  // The dry run: how many calls of each kind the script makes.
+  // The dry runs: how many calls of each kind the script makes. The first
+  // open after the table's creation does more (RocksDB writes a new
+  // MANIFEST and OPTIONS file): the second run's counts are the ones of
+  // every later round.
   Report dry = round(Point{iofault::kWrite, 0, false}, 0);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  ASSERT_EQ(-2, dry.error_statement) << dry.error;
+  dry = round(Point{iofault::kWrite, 0, false}, 0);
   ASSERT_FALSE(::testing::Test::HasFailure());
   ASSERT_EQ(-2, dry.error_statement) << dry.error;
   ASSERT_GT(dry.counts[iofault::kWrite], 0);
@@ -475,18 +481,19 @@ TEST_P(IoError, InjectedFailuresAreCleanErrorsAndLoseNothing) {
     }
   }
   const size_t all_points = points.size();
-  // CI: the first and the last two points of each kind (the last commit),
-  // both ways, and a sample of the rest.
-  // A round (a child, then the check) takes about 0.1 s, 0.35 s on RocksDB,
-  // which opens the store twice: the budgets keep the test near 15 s.
-  size_t budget = engine == "rocksdb" ? 20 : 40;
+  // CI: the last two points of each kind (the last commit), both ways, and
+  // a sample of the rest.
+  // A round (a child, then the check) takes 0.1-0.2 s, 0.35-0.6 s on
+  // RocksDB, which opens the store twice: the budgets keep the test near
+  // 20 s on two busy cores.
+  size_t budget = engine == "rocksdb" ? 16 : 28;
 #if defined(__SANITIZE_ADDRESS__)
   budget = engine == "rocksdb" ? 10 : 16;  // each child starts a sanitized binary
 #endif
   if (!manifold::testing::LongMode() && points.size() > budget) {
     std::vector<Point> chosen, rest;
     for (const Point& p : points) {
-      (p.n == 1 || p.n >= dry.counts[p.kind] - 1 ? chosen : rest).push_back(p);
+      (p.n >= dry.counts[p.kind] - 1 ? chosen : rest).push_back(p);
     }
     std::shuffle(rest.begin(), rest.end(), rng);
     for (size_t i = 0; chosen.size() < budget && i < rest.size(); ++i) chosen.push_back(rest[i]);

@@ -49,6 +49,7 @@ RocksdbReadTxn::RocksdbReadTxn(std::shared_ptr<RocksdbStore> store) : store_(std
   keyspaces_ = store_->keyspaces;
   keyspaces_.emplace(store_->default_cf->id(), store_->default_cf);
   snapshot_ = store_->db->GetSnapshot();
+  read_options_.snapshot = snapshot_;
 }
 
 RocksdbReadTxn::~RocksdbReadTxn() {
@@ -64,10 +65,8 @@ Result<std::vector<std::string>> RocksdbReadTxn::ListKeyspaces() { return Names(
 Status RocksdbReadTxn::Get(const Keyspace& ks, Bytes key, std::string* value) {
   auto it = keyspaces_.find(static_cast<uint32_t>(ks.id));
   if (it == keyspaces_.end()) return Missing(ks);
-  rocksdb::ReadOptions options;
-  options.snapshot = snapshot_;
   rocksdb::PinnableSlice found;
-  rocksdb::Status s = store_->db->Get(options, it->second->handle(), ToSlice(key), &found);
+  rocksdb::Status s = store_->db->Get(read_options_, it->second->handle(), ToSlice(key), &found);
   if (s.IsNotFound()) return Status::NotFound("key not found");
   if (!s.ok()) return FromRocksdb(s, "rocksdb get in '" + ks.name + "'");
   value->assign(found.data(), found.size());
@@ -116,6 +115,11 @@ Result<std::shared_ptr<RocksdbColumnFamily>> RocksdbWriteTxn::Find(const Keyspac
   return it->second;
 }
 
+rocksdb::ColumnFamilyHandle* RocksdbWriteTxn::HandleOf(const Keyspace& ks) const {
+  auto it = keyspaces_.find(static_cast<uint32_t>(ks.id));
+  return it == keyspaces_.end() ? nullptr : it->second->handle();
+}
+
 Result<Keyspace> RocksdbWriteTxn::OpenKeyspace(std::string_view name) {
   MANIFOLD_RETURN_IF_ERROR(CheckLive());
   return FindByName(keyspaces_, name);
@@ -128,14 +132,14 @@ Result<std::vector<std::string>> RocksdbWriteTxn::ListKeyspaces() {
 
 Status RocksdbWriteTxn::Get(const Keyspace& ks, Bytes key, std::string* value) {
   MANIFOLD_RETURN_IF_ERROR(CheckLive());
-  Result<std::shared_ptr<RocksdbColumnFamily>> cf = Find(ks);
-  if (!cf.ok()) return cf.status();
+  rocksdb::ColumnFamilyHandle* cf = HandleOf(ks);
+  if (cf == nullptr) return Missing(ks);
   MANIFOLD_RETURN_IF_ERROR(Index());
   std::string found;
   // No snapshot needed: this transaction is the store's only writer, so the
   // latest committed state is the state it began on.
   rocksdb::Status s = batch_.GetFromBatchAndDB(store_->db.get(), rocksdb::ReadOptions(),
-                                               (*cf)->handle(), ToSlice(key), &found);
+                                               cf, ToSlice(key), &found);
   if (s.IsNotFound()) return Status::NotFound("key not found");
   if (!s.ok()) return FromRocksdb(s, "rocksdb get in '" + ks.name + "'");
   *value = std::move(found);
@@ -219,21 +223,23 @@ Status RocksdbWriteTxn::DropKeyspace(std::string_view name) {
 
 Status RocksdbWriteTxn::Put(const Keyspace& ks, Bytes key, Bytes value) {
   MANIFOLD_RETURN_IF_ERROR(CheckLive());
-  Result<std::shared_ptr<RocksdbColumnFamily>> cf = Find(ks);
-  if (!cf.ok()) return cf.status();
+  rocksdb::ColumnFamilyHandle* cf = HandleOf(ks);
+  if (cf == nullptr) return Missing(ks);
   ++generation_;
-  rocksdb::Status s = indexed_ ? batch_.Put((*cf)->handle(), ToSlice(key), ToSlice(value))
-                               : pending_.Put((*cf)->handle(), ToSlice(key), ToSlice(value));
+  rocksdb::Status s = indexed_ ? batch_.Put(cf, ToSlice(key), ToSlice(value))
+                               : pending_.Put(cf, ToSlice(key), ToSlice(value));
+  if (s.ok()) return Status::OK();  // no message to build on the common path
   return FromRocksdb(s, "rocksdb put in '" + ks.name + "'");
 }
 
 Status RocksdbWriteTxn::Delete(const Keyspace& ks, Bytes key) {
   MANIFOLD_RETURN_IF_ERROR(CheckLive());
-  Result<std::shared_ptr<RocksdbColumnFamily>> cf = Find(ks);
-  if (!cf.ok()) return cf.status();
+  rocksdb::ColumnFamilyHandle* cf = HandleOf(ks);
+  if (cf == nullptr) return Missing(ks);
   ++generation_;
-  rocksdb::Status s = indexed_ ? batch_.Delete((*cf)->handle(), ToSlice(key))
-                               : pending_.Delete((*cf)->handle(), ToSlice(key));
+  rocksdb::Status s = indexed_ ? batch_.Delete(cf, ToSlice(key))
+                               : pending_.Delete(cf, ToSlice(key));
+  if (s.ok()) return Status::OK();  // no message to build on the common path
   return FromRocksdb(s, "rocksdb delete in '" + ks.name + "'");
 }
 

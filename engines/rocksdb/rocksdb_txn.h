@@ -51,6 +51,7 @@ class RocksdbReadTxn final : public ReadTxn {
   std::shared_ptr<RocksdbStore> store_;
   ColumnFamilyMap keyspaces_;  // as of the snapshot
   const rocksdb::Snapshot* snapshot_ = nullptr;
+  rocksdb::ReadOptions read_options_;  // reads at snapshot_; made once, not per Get
 };
 
 class RocksdbWriteTxn final : public WriteTxn {
@@ -85,6 +86,8 @@ class RocksdbWriteTxn final : public WriteTxn {
   Status CheckLive() const;
   // Returns the keyspace's column family in this transaction's catalog.
   Result<std::shared_ptr<RocksdbColumnFamily>> Find(const Keyspace& ks) const;
+  // The same, as the bare handle (nullptr when missing), for the hot paths.
+  rocksdb::ColumnFamilyHandle* HandleOf(const Keyspace& ks) const;
   // Deletes every key of `cf` through the batch.
   Status DeleteAllKeys(const std::shared_ptr<RocksdbColumnFamily>& cf);
   // Drops every column family this transaction created that `keep` lacks.

@@ -67,7 +67,15 @@ constexpr int64_t kStartBalance = 1000;
 constexpr int64_t kTotal = kAccounts * kStartBalance;
 constexpr int kBusyTimeoutMs = 40;
 
+// ThreadSanitizer: GCC defines __SANITIZE_THREAD__, clang has the feature.
 #if defined(__SANITIZE_THREAD__)
+#define MANIFOLD_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MANIFOLD_TEST_TSAN 1
+#endif
+#endif
+#if defined(MANIFOLD_TEST_TSAN)
 constexpr bool kTsan = true;
 #else
 constexpr bool kTsan = false;

@@ -194,7 +194,7 @@ TEST_P(HostileArguments, BadDeclarationsFailCleanlyAndCreateNothing) {
   if (module != "memory") {
     for (const std::string& path : store_paths) {
       SCOPED_TRACE(path);
-      if ((module == "lmdb" || module == "rocksdb") && path != foreign) continue;  // see below
+      if (module == "rocksdb" && path != foreign) continue;  // README: not yet refused
       Outcome o = RunSql(db, "CREATE VIRTUAL TABLE t USING " + module + "(a, path='" + path + "')");
       EXPECT_NE(SQLITE_OK, o.rc);
       EXPECT_NE(std::string::npos, o.message.find(module + " table \"t\"")) << o.message;
@@ -203,7 +203,9 @@ TEST_P(HostileArguments, BadDeclarationsFailCleanlyAndCreateNothing) {
   EXPECT_EQ(foreign_bytes, ReadFile(foreign));
   EXPECT_EQ(after_enormous, Listing(dir.path()));
   Outcome catalog = RunSql(db, "SELECT count(*) FROM manifold_catalog");
-  if (catalog.rc == SQLITE_OK) EXPECT_EQ("integer 0", catalog.rows.at(0));
+  if (catalog.rc == SQLITE_OK) {
+    EXPECT_EQ("integer 0", catalog.rows.at(0));
+  }
   // Nothing is left half-made: the same name takes a good declaration.
   std::string good = "CREATE VIRTUAL TABLE t USING " + module + "(a, b)";
   EXPECT_EQ(SQLITE_OK, RunSql(db, good).rc);
@@ -284,7 +286,9 @@ TEST_P(Limits, LongKeysAreStoredOrRefusedCleanly) {
     EXPECT_EQ("lmdb", engine) << grow.message;
   }
   EXPECT_TRUE(o.Check("SELECT length(k), v FROM t ORDER BY k"));
-  if (engine == "lmdb") EXPECT_GT(refused, 0);
+  if (engine == "lmdb") {
+    EXPECT_GT(refused, 0);
+  }
   // Rowids at the ends of the range.
   EXPECT_TRUE(o.CheckAll({"INSERT INTO r VALUES (9223372036854775807, 'max')",
                           "INSERT INTO r VALUES (-9223372036854775808, 'min')",
@@ -626,7 +630,10 @@ TEST_P(DamagedStore, DamagedFilesGiveErrorsNotCrashesOrWrongRows) {
       summary += "  " + what + ": " + (crashed ? testing::DescribeStatus(r.status) : "\n      " + shown);
       if (crashed) {
         ++crashes;
-        if (engine == "btree" || engine == "sqlitekv") {
+        // LMDB follows what its pages say: flipped bytes may still crash it,
+        // but a short data.mdb is refused at open (before, SIGBUS).
+        if (engine == "btree" || engine == "sqlitekv" ||
+            (engine == "lmdb" && std::string(damage) != "flip")) {
           ADD_FAILURE() << "the child " << testing::DescribeStatus(r.status);
         }
         continue;

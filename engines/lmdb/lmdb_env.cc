@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <thread>
 #include <utility>
 
@@ -34,6 +36,66 @@ bool IsDirectory(const std::string& path) {
 bool Exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
+}
+
+// True when `dir` holds nothing but files an LMDB environment of manifold's
+// leaves without data.mdb (its lock file and manifold's side files): a
+// directory with anything else is not for a new store.
+bool HoldsOnlyLmdbSideFiles(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name != "lock.mdb" && name != "manifold-open.lock" && name != "manifold-write.lock") {
+      return false;
+    }
+  }
+  return !ec;
+}
+
+// LMDB maps data.mdb and trusts it: a file shorter than the pages its newest
+// meta page names makes the first read past the end fault with SIGBUS. Both
+// meta pages (MDB_meta, lmdb.h of liblmdb 0.9 on 64-bit: magic at byte 16,
+// page size in the free database's md_pad at byte 40, mm_last_pg at byte
+// 136, mm_txnid at byte 144 of the page) are read here; a file too short for
+// the newer one is Corruption. An empty or unreadable file is left to LMDB.
+Status CheckDataFileLength(const std::string& file) {
+  constexpr uint32_t kMagic = 0xBEEFC0DE;
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::OK();
+  struct stat st {};
+  uint64_t needed = 0;
+  uint64_t newest_txn = 0;
+  bool any = false;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+    unsigned char meta[152];
+    uint32_t page_size = 0;
+    for (int slot = 0; slot < 2; ++slot) {
+      const off_t at = slot == 0 ? 0 : static_cast<off_t>(page_size);
+      if (slot == 1 && page_size == 0) break;
+      if (::pread(fd, meta, sizeof(meta), at) != static_cast<ssize_t>(sizeof(meta))) break;
+      uint32_t magic, psize;
+      uint64_t last_pg, txnid;
+      std::memcpy(&magic, meta + 16, 4);
+      std::memcpy(&psize, meta + 40, 4);
+      std::memcpy(&last_pg, meta + 136, 8);
+      std::memcpy(&txnid, meta + 144, 8);
+      if (magic != kMagic || psize < 512 || psize > (1u << 16) || (psize & (psize - 1)) != 0) {
+        break;  // not a meta page LMDB would take: its own error follows
+      }
+      if (slot == 0) page_size = psize;
+      if (!any || txnid > newest_txn) {
+        newest_txn = txnid;
+        needed = (last_pg + 1) * static_cast<uint64_t>(psize);
+        any = true;
+      }
+    }
+  }
+  ::close(fd);
+  if (any && static_cast<uint64_t>(st.st_size) < needed) {
+    return Status::Corruption("lmdb '" + file + "' is truncated: " + std::to_string(st.st_size) +
+                              " bytes, its newest meta page needs " + std::to_string(needed));
+  }
+  return Status::OK();
 }
 
 // Takes a shared flock on `fd`, waiting out a compaction in another process.
@@ -155,6 +217,14 @@ Status LmdbEnv::Open(const LmdbEnvOptions& options) {
     // create one, which only create_if_missing allows.
     return Status::NotFound("lmdb store '" + path_ + "' has no data.mdb");
   }
+  if (!Exists(path_ + "/data.mdb") && !HoldsOnlyLmdbSideFiles(path_)) {
+    // A directory of other files (a home directory, a RocksDB store) is not
+    // made into an LMDB environment.
+    return Status::InvalidArgument("lmdb store '" + path_ +
+                                   "' is a directory of other files without an LMDB "
+                                   "environment (data.mdb); give a new or empty directory");
+  }
+  MANIFOLD_RETURN_IF_ERROR(CheckDataFileLength(path_ + "/data.mdb"));
 
   // Side files for manifold's own locks. A read-only store may sit in a
   // directory we cannot write: then it gets no side files and is never compacted.

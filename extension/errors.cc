@@ -21,7 +21,10 @@ int ToSqliteCode(const Status& status) {
     case Status::Code::kReadOnly:
       return SQLITE_READONLY;
     case Status::Code::kFull:
-      return SQLITE_FULL;
+      // An engine's "limit exhausted" is memory when its message says so
+      // (sqlitekv passes on its own SQLite's "out of memory").
+      return status.message().find("out of memory") != std::string::npos ? SQLITE_NOMEM
+                                                                           : SQLITE_FULL;
     case Status::Code::kNotSupported:
       return SQLITE_ERROR;
     case Status::Code::kConstraint:

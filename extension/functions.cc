@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -354,10 +355,14 @@ int EnginesConnect(sqlite3* db, void*, int, const char* const*, sqlite3_vtab** o
       "CREATE TABLE x(name TEXT, library_version TEXT, persistent INTEGER, multi_process "
       "INTEGER, compression INTEGER, available INTEGER)");
   if (rc != SQLITE_OK) return rc;
-  auto table = std::make_unique<EnginesTable>();
-  memset(static_cast<sqlite3_vtab*>(table.get()), 0, sizeof(sqlite3_vtab));
-  *out = table.release();
-  return SQLITE_OK;
+  try {
+    auto table = std::make_unique<EnginesTable>();
+    memset(static_cast<sqlite3_vtab*>(table.get()), 0, sizeof(sqlite3_vtab));
+    *out = table.release();
+    return SQLITE_OK;
+  } catch (const std::bad_alloc&) {  // no exception may cross into SQLite
+    return SQLITE_NOMEM;
+  }
 }
 int EnginesBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
   info->estimatedCost = 10;

@@ -1,6 +1,7 @@
 #include "layout_functions.h"
 
 #include <cstdint>
+#include <new>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,19 @@ bool ArgumentBytes(sqlite3_value* value, std::string_view* out) {
 
 void Error(sqlite3_context* context, const std::string& message) {
   sqlite3_result_error(context, message.c_str(), -1);
+}
+
+// Runs a function body; no exception (std::bad_alloc from building a
+// message) may cross into SQLite.
+template <void (*Body)(sqlite3_context*, int, sqlite3_value**)>
+void Guarded(sqlite3_context* context, int argc, sqlite3_value** argv) noexcept {
+  try {
+    Body(context, argc, argv);
+  } catch (const std::bad_alloc&) {
+    sqlite3_result_error_nomem(context);
+  } catch (...) {
+    sqlite3_result_error(context, "internal error: unexpected exception", -1);
+  }
 }
 
 // manifold_decode_be(bytes): see layout_functions.h.
@@ -134,9 +148,9 @@ int RegisterLayoutFunctions(sqlite3* db) {
     void (*function)(sqlite3_context*, int, sqlite3_value**);
   };
   const Entry entries[] = {
-      {"manifold_decode_be", 1, &DecodeBe}, {"manifold_encode_be", 1, &EncodeBe},
-      {"manifold_encode_be", 2, &EncodeBe}, {"manifold_decode_lp", 2, &DecodeLp},
-      {"manifold_decode_lp", 3, &DecodeLp},
+      {"manifold_decode_be", 1, &Guarded<DecodeBe>}, {"manifold_encode_be", 1, &Guarded<EncodeBe>},
+      {"manifold_encode_be", 2, &Guarded<EncodeBe>}, {"manifold_decode_lp", 2, &Guarded<DecodeLp>},
+      {"manifold_decode_lp", 3, &Guarded<DecodeLp>},
   };
   for (const Entry& e : entries) {
     int rc = sqlite3_create_function_v2(db, e.name, e.argc, flags, nullptr, e.function, nullptr,

@@ -12,31 +12,45 @@ StoreSession::~StoreSession() {
   EndWrite();
 }
 
-void StoreSession::DetachReaders() {
-  // Copy: a reader may unregister itself while detaching.
-  std::vector<WriteTxnReader*> readers(readers_.begin(), readers_.end());
-  for (WriteTxnReader* reader : readers) reader->DetachFromWriteTxn();
-  readers_.clear();
+void StoreSession::DetachReaders() noexcept {
+  // Allocates nothing (it runs on the way to a rollback, also when memory is
+  // out), and takes each reader out before detaching it, since a reader may
+  // unregister itself while detaching.
+  while (!readers_.empty()) {
+    WriteTxnReader* reader = *readers_.begin();
+    readers_.erase(readers_.begin());
+    reader->DetachFromWriteTxn();
+  }
 }
 
-void StoreSession::EndWrite() {
-  if (write_ != nullptr) {
-    write_->Rollback();
-    write_.reset();
-  }
+void StoreSession::EndWrite() noexcept {
+  // The transaction leaves write_ first: whatever happens, the session holds
+  // no write transaction afterwards (destroying it rolls it back).
+  std::unique_ptr<WriteTxn> write = std::move(write_);
   open_levels_.clear();
+  if (write == nullptr) return;
+  try {
+    write->Rollback();
+  } catch (...) {
+    // Out of memory while rolling back: the destructor below rolls back.
+  }
 }
 
 Status StoreSession::Begin(std::chrono::milliseconds wait) {
   if (joined_ == 0 && write_ == nullptr) {
-    Result<std::unique_ptr<WriteTxn>> txn = engine_->BeginWrite(wait);
-    if (!txn.ok()) return txn.status();
-    write_ = std::move(*txn);
     // SQLite's level -1 is the start of the transaction (ROLLBACK TO the
     // savepoint that began it): engine levels are SQLite's plus one, and
     // engine level 0 marks the start.
-    open_levels_.assign(1, -1);
-    MANIFOLD_RETURN_IF_ERROR(write_->Savepoint(0));
+    std::vector<int> levels(1, -1);
+    Result<std::unique_ptr<WriteTxn>> txn = engine_->BeginWrite(wait);
+    if (!txn.ok()) return txn.status();
+    // Only a transaction that is fully set up becomes the session's: on an
+    // error or exception here, SQLite sends no xRollback for this table, and
+    // the transaction must not outlive this call (it holds the store's write
+    // lock).
+    MANIFOLD_RETURN_IF_ERROR((*txn)->Savepoint(0));
+    write_ = std::move(*txn);
+    open_levels_.swap(levels);
   }
   ++joined_;
   return Status::OK();
@@ -58,17 +72,18 @@ Status StoreSession::Leave() {
   return s;
 }
 
-void StoreSession::RollbackAndLeave() {
+void StoreSession::RollbackAndLeave() noexcept {
+  if (joined_ > 0) --joined_;
   if (write_ != nullptr) {
     DetachReaders();
     EndWrite();
   }
-  if (joined_ > 0) --joined_;
 }
 
 Status StoreSession::Savepoint(int level) {
   if (write_ == nullptr) return Status::OK();
   if (!open_levels_.empty() && open_levels_.back() == level) return Status::OK();
+  open_levels_.reserve(open_levels_.size() + 1);  // may throw: before any change
   while (!open_levels_.empty() && open_levels_.back() >= level) open_levels_.pop_back();
   open_levels_.push_back(level);
   return write_->Savepoint(level + 1);

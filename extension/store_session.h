@@ -53,7 +53,7 @@ class StoreSession {
   // committing it first if no Sync did.
   Status Leave();
   // Rolls back the transaction (if still live) and leaves it (xRollback).
-  void RollbackAndLeave();
+  void RollbackAndLeave() noexcept;
 
   // Savepoints with SQLite's level numbers (-1: the start of the
   // transaction). Several tables pass the same level in turn: a level already
@@ -75,8 +75,8 @@ class StoreSession {
   void RemoveReader(WriteTxnReader* reader) { readers_.erase(reader); }
 
  private:
-  void DetachReaders();
-  void EndWrite();
+  void DetachReaders() noexcept;
+  void EndWrite() noexcept;
 
   std::string label_;
   std::unique_ptr<Engine> engine_;

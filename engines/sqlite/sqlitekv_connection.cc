@@ -1,5 +1,6 @@
 #include "sqlite/sqlitekv_connection.h"
 
+#include <new>
 #include <utility>
 
 #include "sqlite/sqlitekv_vfs.h"
@@ -153,7 +154,13 @@ void Statement::Reset() {
   if (entry_->retired) {
     sqlite3_finalize(stmt);
   } else {
-    entry_->idle[static_cast<size_t>(kind_)].push_back(stmt);
+    // Runs in destructors: out of memory, the statement is finalized
+    // instead of pooled.
+    try {
+      entry_->idle[static_cast<size_t>(kind_)].push_back(stmt);
+    } catch (const std::bad_alloc&) {
+      sqlite3_finalize(stmt);
+    }
   }
   entry_.reset();
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <new>
 #include <utility>
 
 namespace manifold {
@@ -103,7 +104,13 @@ Result<std::unique_ptr<ReadTxn>> SqlitekvReadTxn::Begin(std::shared_ptr<Sqlitekv
 
 SqlitekvReadTxn::~SqlitekvReadTxn() {
   // A connection whose snapshot would not end is closed instead of pooled.
-  if (conn_->Exec("ROLLBACK").ok()) store_->ReleaseReader(std::move(conn_));
+  // Straight to SQLite, and no exception out of a destructor: when memory
+  // is out, the connection is closed rather than pooled.
+  if (sqlite3_exec(conn_->db(), "ROLLBACK", nullptr, nullptr, nullptr) != SQLITE_OK) return;
+  try {
+    store_->ReleaseReader(std::move(conn_));
+  } catch (const std::bad_alloc&) {
+  }
 }
 
 Result<Keyspace> SqlitekvReadTxn::OpenKeyspace(std::string_view name) {
@@ -143,6 +150,8 @@ Result<std::unique_ptr<WriteTxn>> SqlitekvWriteTxn::Begin(std::shared_ptr<Sqlite
   // what is left of `wait`.
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
   sqlite3* db = (*conn)->db();
+  // A transaction whose rollback could not run (out of memory) ends now.
+  if (sqlite3_get_autocommit(db) == 0) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
   sqlite3_busy_timeout(db, static_cast<int>(std::max<int64_t>(0, left.count())));
   int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
   sqlite3_busy_timeout(db, store->busy_timeout_ms());
@@ -172,7 +181,10 @@ void SqlitekvWriteTxn::DetachCursors() {
 void SqlitekvWriteTxn::Finish() {
   DetachCursors();
   if (sqlite3_get_autocommit(conn_->db()) == 0) {
-    conn_->Exec("ROLLBACK").IgnoreError();  // nothing more can be done; SQLite ends it anyway
+    // Straight to SQLite: this runs in the destructor, where building a
+    // std::string could throw when memory is out. If even SQLite cannot
+    // roll back now, the next Begin finishes it.
+    sqlite3_exec(conn_->db(), "ROLLBACK", nullptr, nullptr, nullptr);
   }
   // Keyspaces created or dropped by a rolled-back transaction are not what
   // the connection remembers.

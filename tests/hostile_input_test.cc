@@ -194,7 +194,6 @@ TEST_P(HostileArguments, BadDeclarationsFailCleanlyAndCreateNothing) {
   if (module != "memory") {
     for (const std::string& path : store_paths) {
       SCOPED_TRACE(path);
-      if (module == "rocksdb" && path != foreign) continue;  // README: not yet refused
       Outcome o = RunSql(db, "CREATE VIRTUAL TABLE t USING " + module + "(a, path='" + path + "')");
       EXPECT_NE(SQLITE_OK, o.rc);
       EXPECT_NE(std::string::npos, o.message.find(module + " table \"t\"")) << o.message;

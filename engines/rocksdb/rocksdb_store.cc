@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -129,6 +131,28 @@ class PlainFileLogger : public rocksdb::Logger {
 
 }  // namespace
 
+// True when every entry of `dir` has a name RocksDB or manifold gives its
+// files (a creation cut short leaves some of them without CURRENT).
+static bool HoldsOnlyRocksdbFiles(const std::string& dir) {
+  auto ends_with = [](const std::string& s, const char* suffix) {
+    const size_t n = std::strlen(suffix);
+    return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+  };
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name == "LOCK" || name == "IDENTITY" || name.rfind("LOG", 0) == 0 ||
+        name.rfind("CURRENT", 0) == 0 || name.rfind("MANIFEST-", 0) == 0 ||
+        name.rfind("OPTIONS-", 0) == 0 || name.rfind("manifold-", 0) == 0 ||
+        ends_with(name, ".log") || ends_with(name, ".sst") || ends_with(name, ".blob") ||
+        ends_with(name, ".dbtmp")) {
+      continue;
+    }
+    return false;
+  }
+  return !ec;
+}
+
 Result<std::shared_ptr<RocksdbStore>> RocksdbStore::Open(const std::string& path,
                                                          const RocksdbStoreSettings& settings) {
   const std::string where = "rocksdb store '" + path + "'";
@@ -137,6 +161,13 @@ Result<std::shared_ptr<RocksdbStore>> RocksdbStore::Open(const std::string& path
   if (!PathExists(path + "/CURRENT")) {
     if (!settings.create_if_missing || settings.read_only) {
       return Status::NotFound(where + " does not exist");
+    }
+    // A directory of other files (a home directory, an LMDB environment) is
+    // not made into a RocksDB store.
+    if (PathExists(path) && !HoldsOnlyRocksdbFiles(path)) {
+      return Status::InvalidArgument(where +
+                                     " is a directory of other files without a RocksDB store "
+                                     "(CURRENT); give a new or empty directory");
     }
   }
   if (settings.compression == Compression::kZstd) {

@@ -542,6 +542,46 @@ TEST_P(OomTest, EveryAllocationOfTheScript) {
       totals.failed_statements, totals.recovered, seconds);
 }
 
+// Regression: every allocation of one transaction (BEGIN, INSERT, SAVEPOINT,
+// UPDATE, COMMIT), failed from n on, leaves no write transaction behind: a
+// second connection writes the store at once, and the first one can write
+// again. (A write transaction whose setup failed used to stay open, holding
+// the store's write lock, and a rollback under out-of-memory could not end
+// it.)
+TEST_P(OomTest, NoWriteTransactionOutlivesAFailure) {
+  ASSERT_EQ(SQLITE_OK, g_sqlite_hook_rc);
+  RegisterManifold();
+  const std::string engine = GetParam();
+  g_fail_new = engine != "rocksdb";
+  TempDir dir;
+  Connection first(dir.path() + "/main.db");
+  Connection second(dir.path() + "/main.db");
+  MustRun(first, "CREATE VIRTUAL TABLE t USING " + engine + "(a INTEGER PRIMARY KEY, b, " +
+                     StoreOptions(engine, dir.path() + "/store." + engine, "t") +
+                     "); INSERT INTO t VALUES (1, 'one')");
+  const std::string txn =
+      "BEGIN; INSERT INTO t VALUES (2, 'two'); SAVEPOINT s; UPDATE t SET b = 'x'; "
+      "RELEASE s; COMMIT";
+  for (long n = 1;; ++n) {
+    SCOPED_TRACE("allocation " + std::to_string(n) + " and later");
+    Arm(n, /*sticky=*/true);
+    Outcome o = ArmedRunSql(first, txn);
+    Disarm();
+    const bool reached = t_injector.failed > 0;
+    if (sqlite3_get_autocommit(first) == 0) MustRun(first, "ROLLBACK");
+    if (engine != "memory") {  // the memory store is private to its connection
+      Outcome probe = RunSql(second, "BEGIN; INSERT INTO t VALUES (3, 'probe'); ROLLBACK");
+      ASSERT_EQ(SQLITE_OK, probe.rc) << probe.ToString();
+    }
+    MustRun(first, "DELETE FROM t WHERE a = 2; UPDATE t SET b = 'one'");
+    ASSERT_EQ("integer 1 | text 'one'", Query(first, "SELECT * FROM t"));
+    if (!reached) {
+      EXPECT_EQ(SQLITE_OK, o.rc) << o.ToString();
+      break;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, OomTest, ::testing::ValuesIn(EnginesUnderTest()), EngineName());
 
 }  // namespace

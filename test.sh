@@ -15,9 +15,17 @@ cmake --build build -j2
 phase "tests"
 ctest --test-dir build --output-on-failure -j2
 
+# The sanitizer build uses clang when it can link the sanitizers: it compiles
+# instrumented C++ three to four times faster than GCC. Each test binary runs
+# once there (MANIFOLD_TESTS_PER_BINARY) rather than once per test case.
 phase "build with AddressSanitizer + UndefinedBehaviorSanitizer"
+asan_compiler=()
+if printf 'int main() { return 0; }\n' |
+     clang++ -x c++ -fsanitize=address,undefined -o /dev/null - >/dev/null 2>&1; then
+  asan_compiler=(-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++)
+fi
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMANIFOLD_SANITIZE=ON \
-      -DMANIFOLD_BUILD_BENCH=OFF
+      -DMANIFOLD_BUILD_BENCH=OFF -DMANIFOLD_TESTS_PER_BINARY=ON "${asan_compiler[@]}"
 cmake --build build-asan -j2
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -142,9 +142,7 @@ if(MANIFOLD_BUILD_TESTS)
   if(MANIFOLD_SANITIZE)
     # As for the SQL script tests: the sqlite3 shell that loads the
     # instrumented manifold.so is not instrumented itself.
-    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libasan.so
-                    OUTPUT_VARIABLE manifold_asan_runtime OUTPUT_STRIP_TRAILING_WHITESPACE)
     set_tests_properties(without_extension PROPERTIES ENVIRONMENT
-      "LD_PRELOAD=${manifold_asan_runtime};ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
+      "LD_PRELOAD=${MANIFOLD_ASAN_RUNTIME};ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
   endif()
 endif()

@@ -154,16 +154,13 @@ TEST_P(Lifecycle, OpenCloseReopenAcrossConnections) {
 }
 
 // Four threads each open and close their own connection many times on the
-// same store, writing one row per connection.
-//
-// DISABLED: it finds a race in the store registry (engines/common/
-// store_registry.h): while one thread closes the last handle of a store,
-// another thread opening it finds the registry entry expired and opens the
-// store a second time, which the closing instance's lock still refuses
-// (btree: "another process is writing"; rocksdb: "lock hold by current
-// process"). Run with --gtest_also_run_disabled_tests until the registry
-// waits for a closing store.
-TEST_P(Lifecycle, DISABLED_OpenCloseFromThreads) {
+// same store, writing one row per connection. Regression: while one thread
+// closed the last handle of a store, another thread opening it found the
+// registry entry expired and opened the store a second time, which the
+// closing instance's lock still refused (btree: "another process is
+// writing"; rocksdb: "lock hold by current process"); the registry now waits
+// for the close (engines/common/store_registry.h).
+TEST_P(Lifecycle, OpenCloseFromThreads) {
   if (!persistent()) GTEST_SKIP() << engine() << " keeps no data past its connection";
   const std::string file = dir_.path() + "/main.db";
   {

@@ -21,8 +21,11 @@
 #ifndef MANIFOLD_ENGINES_COMMON_FORK_GUARD_H_
 #define MANIFOLD_ENGINES_COMMON_FORK_GUARD_H_
 
+#include <pthread.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,10 +37,32 @@
 
 namespace manifold {
 
+namespace fork_guard_internal {
+
+// Counts the fork()s this process descends from, bumped in each child by a
+// pthread_atfork handler: comparing it is a load, where getpid() is a system
+// call on every engine operation.
+inline std::atomic<uint64_t>& ForkGeneration() {
+  static std::atomic<uint64_t> generation{0};
+  static const bool registered = [] {
+    ::pthread_atfork(nullptr, nullptr,
+                     [] { ForkGeneration().fetch_add(1, std::memory_order_relaxed); });
+    return true;
+  }();
+  (void)registered;
+  return generation;
+}
+
+}  // namespace fork_guard_internal
+
 class OwnerProcess {
  public:
-  OwnerProcess() : pid_(::getpid()) {}
-  bool inherited() const { return ::getpid() != pid_; }
+  OwnerProcess()
+      : pid_(::getpid()),
+        generation_(fork_guard_internal::ForkGeneration().load(std::memory_order_relaxed)) {}
+  bool inherited() const {
+    return fork_guard_internal::ForkGeneration().load(std::memory_order_relaxed) != generation_;
+  }
   // OK in the owning process; else an error naming `what` and both processes.
   Status Check(std::string_view what) const {
     if (!inherited()) return Status::OK();
@@ -48,7 +73,8 @@ class OwnerProcess {
   }
 
  private:
-  pid_t pid_;
+  pid_t pid_;             // for the message
+  uint64_t generation_;   // ForkGeneration() in the owning process
 };
 
 namespace fork_guard_internal {

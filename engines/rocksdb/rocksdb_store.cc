@@ -5,6 +5,7 @@
 #include <rocksdb/table.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -234,12 +235,28 @@ Result<std::shared_ptr<RocksdbStore>> RocksdbStore::Open(const std::string& path
   return store;
 }
 
+Status RocksdbStore::CheckRoom(uint64_t batch_bytes) const {
+  constexpr uint64_t kReserve = 1 << 20;
+  struct statvfs fs {};
+  if (::statvfs(path.c_str(), &fs) != 0) return Status::OK();  // the write will tell
+  const uint64_t room = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (room >= batch_bytes + kReserve) return Status::OK();
+  return Status::Full("rocksdb: commit to '" + path + "' refused: the file system has " +
+                      std::to_string(room >> 10) + " KiB free, under the " +
+                      std::to_string((batch_bytes + kReserve) >> 10) +
+                      " KiB this commit needs with manifold's reserve");
+}
+
 RocksdbStore::~RocksdbStore() {
   // Every handle must go before the DB closes; holders of handles also hold
   // the store, so these are the last ones.
   keyspaces.clear();
   default_cf.reset();
-  if (db != nullptr) db->Close().PermitUncheckedError();
+  if (db == nullptr) return;
+  // Commits under sync=normal wrote the log without syncing it: a clean
+  // close makes them durable. Not after a failed write (see write_failed).
+  if (!read_only && !write_failed.load()) db->SyncWAL().PermitUncheckedError();
+  db->Close().PermitUncheckedError();
 }
 
 }  // namespace manifold

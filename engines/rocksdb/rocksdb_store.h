@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -87,8 +88,20 @@ struct RocksdbStore {
     return keyspaces;
   }
 
+  // Full when the file system holding the store has less room than a batch
+  // of `batch_bytes` needs plus a reserve of 1 MiB. Debian's RocksDB 7.8 is
+  // built with assertions and can abort the process when a write-ahead-log
+  // write fails for want of space; refusing the commit first keeps the
+  // clean SQLITE_FULL the path taken.
+  Status CheckRoom(uint64_t batch_bytes) const;
+
   std::string path;
   bool read_only = false;
+  // Set once RocksDB failed a commit's write (an I/O error, a full disk):
+  // the store is then closed without syncing its log again. An fsync is
+  // never retried, and RocksDB 7.8 asserts (aborting the process) when a
+  // log whose append failed is synced.
+  std::atomic<bool> write_failed{false};
   std::unique_ptr<rocksdb::DB> db;
   rocksdb::ColumnFamilyOptions cf_options;  // for column families created later
   std::shared_ptr<RocksdbColumnFamily> default_cf;

@@ -387,8 +387,12 @@ Status RocksdbWriteTxn::Commit() {
     if (catalog_changed) lock.lock();
     rocksdb::WriteBatch* writes = indexed_ ? batch_.GetWriteBatch() : &pending_;
     if (writes->Count() > 0) {
-      status = FromRocksdb(store_->db->Write(write_options_, writes),
-                           "rocksdb: commit to '" + store_->path + "'");
+      status = store_->CheckRoom(writes->GetDataSize());
+      if (status.ok()) {
+        status = FromRocksdb(store_->db->Write(write_options_, writes),
+                             "rocksdb: commit to '" + store_->path + "'");
+        if (!status.ok()) store_->write_failed.store(true);
+      }
     }
     if (status.ok() && catalog_changed) {
       store_->keyspaces = keyspaces_;

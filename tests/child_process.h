@@ -151,6 +151,32 @@ inline void ReadAll(int fd, std::string& out) {
   }
 }
 
+// What a child run to its end wrote, and how it ended.
+struct Finished {
+  int status = 0;     // from waitpid
+  std::string out;    // everything it wrote to its pipe
+  bool hung = false;  // still running at the deadline, then killed
+};
+
+// Reads everything `child` writes until it closes its pipe, for at most
+// `limit`; a child still running then is killed (a hang). Reaps it.
+inline Finished WaitForChild(const Child& child, std::chrono::steady_clock::duration limit) {
+  Finished finished;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  bool open = true;
+  while (open && std::chrono::steady_clock::now() < deadline) {
+    open = ReadUntil(child.fd, finished.out, deadline);
+  }
+  if (open) {
+    finished.hung = true;
+    ::kill(child.pid, SIGKILL);
+  }
+  ::waitpid(child.pid, &finished.status, 0);
+  ReadAll(child.fd, finished.out);
+  ::close(child.fd);
+  return finished;
+}
+
 // How a child ended, for messages.
 inline std::string DescribeStatus(int status) {
   if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));

@@ -121,20 +121,11 @@ ChildReport RunChild(const std::string& arg, std::optional<rlim_t> limit) {
   ChildReport report;
   Child child = SpawnChild(arg, limit);
   if (child.pid <= 0) return report;
-  std::string out;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
-  bool open = true;
-  while (open && std::chrono::steady_clock::now() < deadline) {
-    open = manifold::testing::ReadUntil(child.fd, out, deadline);
-  }
-  if (open) {
-    ADD_FAILURE() << "the child did not finish within two minutes";
-    ::kill(child.pid, SIGKILL);
-  }
-  ::waitpid(child.pid, &report.status, 0);
-  manifold::testing::ReadAll(child.fd, out);
-  ::close(child.fd);
-  std::istringstream lines(out);
+  manifold::testing::Finished finished =
+      manifold::testing::WaitForChild(child, std::chrono::minutes(2));
+  if (finished.hung) ADD_FAILURE() << "the child did not finish within two minutes";
+  report.status = finished.status;
+  std::istringstream lines(finished.out);
   std::string line;
   while (std::getline(lines, line)) {
     if (line.rfind("ack ", 0) == 0) {

@@ -360,20 +360,11 @@ Report RunChild(const std::string& arg) {
   Report report;
   Child child = SpawnChild(arg);
   if (child.pid <= 0) return report;
-  std::string out;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-  bool open = true;
-  while (open && std::chrono::steady_clock::now() < deadline) {
-    open = manifold::testing::ReadUntil(child.fd, out, deadline);
-  }
-  if (open) {
-    ADD_FAILURE() << "the child did not finish within a minute (a hang)";
-    ::kill(child.pid, SIGKILL);
-  }
-  ::waitpid(child.pid, &report.status, 0);
-  manifold::testing::ReadAll(child.fd, out);
-  ::close(child.fd);
-  std::istringstream lines(out);
+  manifold::testing::Finished finished =
+      manifold::testing::WaitForChild(child, std::chrono::minutes(1));
+  if (finished.hung) ADD_FAILURE() << "the child did not finish within a minute (a hang)";
+  report.status = finished.status;
+  std::istringstream lines(finished.out);
   std::string line;
   while (std::getline(lines, line)) {
     std::istringstream in(line);

@@ -252,11 +252,7 @@ RocksdbStore::~RocksdbStore() {
   // the store, so these are the last ones.
   keyspaces.clear();
   default_cf.reset();
-  if (db == nullptr) return;
-  // Commits under sync=normal wrote the log without syncing it: a clean
-  // close makes them durable. Not after a failed write (see write_failed).
-  if (!read_only && !write_failed.load()) db->SyncWAL().PermitUncheckedError();
-  db->Close().PermitUncheckedError();
+  if (db != nullptr) db->Close().PermitUncheckedError();
 }
 
 }  // namespace manifold

@@ -19,7 +19,6 @@
 
 #include <cstdint>
 #include <map>
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -97,11 +96,6 @@ struct RocksdbStore {
 
   std::string path;
   bool read_only = false;
-  // Set once RocksDB failed a commit's write (an I/O error, a full disk):
-  // the store is then closed without syncing its log again. An fsync is
-  // never retried, and RocksDB 7.8 asserts (aborting the process) when a
-  // log whose append failed is synced.
-  std::atomic<bool> write_failed{false};
   std::unique_ptr<rocksdb::DB> db;
   rocksdb::ColumnFamilyOptions cf_options;  // for column families created later
   std::shared_ptr<RocksdbColumnFamily> default_cf;

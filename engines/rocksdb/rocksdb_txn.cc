@@ -391,7 +391,6 @@ Status RocksdbWriteTxn::Commit() {
       if (status.ok()) {
         status = FromRocksdb(store_->db->Write(write_options_, writes),
                              "rocksdb: commit to '" + store_->path + "'");
-        if (!status.ok()) store_->write_failed.store(true);
       }
     }
     if (status.ok() && catalog_changed) {

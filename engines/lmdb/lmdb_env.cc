@@ -378,9 +378,18 @@ void LmdbEnv::UnlockWriters() {
   if (write_lock_fd_ >= 0) UnlockFile(write_lock_fd_);
 }
 
-uint64_t LmdbEnv::LastTxnid() const {
+uint64_t LmdbEnv::LastTxnid() {
+  // mdb_env_info reads the meta pages through the map: counted as a live
+  // transaction, so that a map resize (which waits for none) cannot unmap
+  // them under it. Found by ThreadSanitizer as a SEGV in mdb_env_info.
+  {
+    std::lock_guard<std::mutex> lock(txn_mu_);
+    ++live_txns_;
+  }
   MDB_envinfo info;
-  if (mdb_env_info(env_, &info) != 0) return kUnknownTxnid;
+  int rc = mdb_env_info(env_, &info);
+  EndTxn();
+  if (rc != 0) return kUnknownTxnid;
   return info.me_last_txnid;
 }
 

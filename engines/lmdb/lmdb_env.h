@@ -121,7 +121,7 @@ class LmdbEnv {
   uint64_t known_txnid() const { return known_txnid_.load(); }
   void set_known_txnid(uint64_t txnid) { known_txnid_.store(txnid); }
   // Returns the last committed transaction id.
-  uint64_t LastTxnid() const;
+  uint64_t LastTxnid();
 
   // Returns the shared slot of named database `name`, if one is open.
   std::optional<MDB_dbi> FindHandle(std::string_view name);

@@ -30,11 +30,11 @@ if ! (cd "$prefix" 2>/dev/null && node -e "require('better-sqlite3')") >/dev/nul
   nodedir=()
   [ -f /usr/include/node/node.h ] && nodedir=(--nodedir=/usr)
   # Its native module bundles SQLite's amalgamation, one large C file that
-  # takes most of the build; -O1 (appended after the package's own -O3) builds
+  # takes most of the build; -O0 (appended after the package's own -O3) builds
   # it in a fraction of the time, and this test is about loading manifold, not
   # about the speed of the SQLite inside node. MANIFOLD_NODE_CFLAGS overrides.
   echo "installing better-sqlite3@12 into $prefix (builds its native module: minutes)"
-  if ! CFLAGS="${MANIFOLD_NODE_CFLAGS:--O1}" CXXFLAGS="${MANIFOLD_NODE_CFLAGS:--O1}" npm install --prefix "$prefix" --no-audit --no-fund --no-save "${nodedir[@]}" \
+  if ! CFLAGS="${MANIFOLD_NODE_CFLAGS:--O0}" CXXFLAGS="${MANIFOLD_NODE_CFLAGS:--O0}" npm install --prefix "$prefix" --no-audit --no-fund --no-save "${nodedir[@]}" \
          better-sqlite3@12 > "$prefix/npm-install.log" 2>&1; then
     tail -n 40 "$prefix/npm-install.log"
     echo "FAIL: npm install better-sqlite3@12 failed (full log: $prefix/npm-install.log)"

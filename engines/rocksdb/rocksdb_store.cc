@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <thread>
 #include <vector>
 
 #include "common/file_util.h"
@@ -48,6 +50,18 @@ namespace {
 bool PathExists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
+}
+
+// The first bytes of a small file (RocksDB's CURRENT names the MANIFEST),
+// empty when it is absent or cannot be read. (Plain read(2): libstdc++'s
+// stream buffers throw on a read error.)
+std::string ReadSmallFile(const std::string& path) {
+  char buf[256];
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::string();
+  ssize_t n = ::read(fd, buf, sizeof(buf));
+  ::close(fd);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
 
 // RocksDB reports a LOCK file held by another process (or by another DB
@@ -188,6 +202,8 @@ Result<std::shared_ptr<RocksdbStore>> RocksdbStore::Open(const std::string& path
   store->cf_options = MakeColumnFamilyOptions(settings, cache);
 
   rocksdb::DBOptions db_options;
+  store->env = NewIoWatchingEnv(store->io_watch);
+  db_options.env = store->env.get();
   db_options.create_if_missing = settings.create_if_missing;
   db_options.create_missing_column_families = false;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
@@ -200,28 +216,51 @@ Result<std::shared_ptr<RocksdbStore>> RocksdbStore::Open(const std::string& path
     if (logger->ok()) db_options.info_log = std::move(logger);
   }
 
-  std::vector<std::string> names;
-  if (PathExists(path + "/CURRENT")) {
-    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, path, &names);
-    if (!s.ok()) return FromRocksdb(s, "cannot list column families of " + where);
-  } else {
-    names.push_back(rocksdb::kDefaultColumnFamilyName);
-  }
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const std::string& name : names) descriptors.emplace_back(name, store->cf_options);
-
+  // Another process may open or close the store meanwhile: it writes a new
+  // MANIFEST, points CURRENT at it and deletes the old one, which the
+  // listing (it runs before RocksDB takes the store's lock) may then find
+  // gone; or it creates a column family after the listing, which the open
+  // then misses. When CURRENT changed under a failed attempt, the attempt is
+  // made again, a few times, then the store is reported busy.
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw_db = nullptr;
-  rocksdb::Status s =
-      settings.read_only
-          ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &handles, &raw_db)
-          : rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw_db);
-  if (!s.ok()) {
+  constexpr int kAttempts = 5;
+  for (int attempt = 1;; ++attempt) {
+    const std::string current = ReadSmallFile(path + "/CURRENT");
+    // OK: try again. Otherwise what to return for `failure`.
+    auto after_failure = [&](const rocksdb::Status& failure, const std::string& what) {
+      if (ReadSmallFile(path + "/CURRENT") == current) return FromRocksdb(failure, what);
+      if (attempt == kAttempts) {
+        return Status::Busy(where + " was being opened or closed by another process (" +
+                            failure.ToString() + ")");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 * attempt));
+      return Status::OK();
+    };
+    std::vector<std::string> names;
+    if (PathExists(path + "/CURRENT")) {
+      rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, path, &names);
+      if (!s.ok()) {
+        Status failed = after_failure(s, "cannot list column families of " + where);
+        if (!failed.ok()) return failed;
+        continue;
+      }
+    } else {
+      names.push_back(rocksdb::kDefaultColumnFamilyName);
+    }
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const std::string& name : names) descriptors.emplace_back(name, store->cf_options);
+    rocksdb::Status s =
+        settings.read_only
+            ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &handles, &raw_db)
+            : rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw_db);
+    if (s.ok()) break;
     if (IsLockError(s)) {
       return Status::Busy(where + " is open for writing in another process (" + s.ToString() +
                           ")");
     }
-    return FromRocksdb(s, "cannot open " + where);
+    Status failed = after_failure(s, "cannot open " + where);
+    if (!failed.ok()) return failed;
   }
   store->db.reset(raw_db);
   for (rocksdb::ColumnFamilyHandle* handle : handles) {
@@ -252,7 +291,17 @@ RocksdbStore::~RocksdbStore() {
   // the store, so these are the last ones.
   keyspaces.clear();
   default_cf.reset();
-  if (db != nullptr) db->Close().PermitUncheckedError();
+  if (db == nullptr) return;
+  // Commits under sync=normal or off wrote the log without syncing it: a
+  // clean close makes them durable. Not after an I/O error anywhere under
+  // the store (rocksdb_io_watch.h): an fsync is never retried.
+  uint64_t background_errors = 0;
+  if (!read_only && unsynced_log.load() && !io_watch->failed.load() &&
+      db->GetIntProperty("rocksdb.background-errors", &background_errors) &&
+      background_errors == 0) {
+    db->SyncWAL().PermitUncheckedError();
+  }
+  db->Close().PermitUncheckedError();
 }
 
 }  // namespace manifold

@@ -17,6 +17,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/status.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -25,6 +26,7 @@
 #include <string_view>
 
 #include "common/write_gate.h"
+#include "rocksdb/rocksdb_io_watch.h"
 #include "manifold/engine.h"
 #include "manifold/options.h"
 
@@ -96,6 +98,12 @@ struct RocksdbStore {
 
   std::string path;
   bool read_only = false;
+  // Set by any I/O error under the store, also one RocksDB handled itself.
+  std::shared_ptr<IoWatch> io_watch = std::make_shared<IoWatch>();
+  // Set once a commit wrote the log without syncing it (sync=normal or off):
+  // a clean close then syncs it (SyncWAL), unless io_watch saw an error.
+  std::atomic<bool> unsynced_log{false};
+  std::unique_ptr<rocksdb::Env> env;  // RocksDB's, watched by io_watch; outlives db
   std::unique_ptr<rocksdb::DB> db;
   rocksdb::ColumnFamilyOptions cf_options;  // for column families created later
   std::shared_ptr<RocksdbColumnFamily> default_cf;

@@ -391,6 +391,7 @@ Status RocksdbWriteTxn::Commit() {
       if (status.ok()) {
         status = FromRocksdb(store_->db->Write(write_options_, writes),
                              "rocksdb: commit to '" + store_->path + "'");
+        if (status.ok() && !write_options_.sync) store_->unsynced_log.store(true);
       }
     }
     if (status.ok() && catalog_changed) {

@@ -30,6 +30,17 @@ class Note {
     if (s.IsIOError() && !s.IsPathNotFound()) watch_->failed.store(true);
     return s;
   }
+  // Runs `sync` unless an I/O error was seen: an fsync after a failed write
+  // or a failed fsync would report success over pages the kernel may have
+  // dropped. RocksDB syncs again on its own after some failures (a
+  // background flush, its error recovery); those fail here instead.
+  template <typename F>
+  IOStatus Sync(F&& sync) const {
+    if (watch_->failed.load()) {
+      return IOStatus::IOError("manifold: no fsync after an earlier I/O error under this store");
+    }
+    return (*this)(sync());
+  }
 
  private:
   std::shared_ptr<IoWatch> watch_;
@@ -108,10 +119,10 @@ class WatchedWritableFile final : public rocksdb::FSWritableFileOwnerWrapper {
     return note_(target()->Flush(o, dbg));
   }
   IOStatus Sync(const IOOptions& o, IODebugContext* dbg) override {
-    return note_(target()->Sync(o, dbg));
+    return note_.Sync([&] { return target()->Sync(o, dbg); });
   }
   IOStatus Fsync(const IOOptions& o, IODebugContext* dbg) override {
-    return note_(target()->Fsync(o, dbg));
+    return note_.Sync([&] { return target()->Fsync(o, dbg); });
   }
   IOStatus RangeSync(uint64_t offset, uint64_t nbytes, const IOOptions& o,
                      IODebugContext* dbg) override {
@@ -142,10 +153,10 @@ class WatchedRandomRWFile final : public rocksdb::FSRandomRWFileOwnerWrapper {
     return note_(target()->Flush(o, dbg));
   }
   IOStatus Sync(const IOOptions& o, IODebugContext* dbg) override {
-    return note_(target()->Sync(o, dbg));
+    return note_.Sync([&] { return target()->Sync(o, dbg); });
   }
   IOStatus Fsync(const IOOptions& o, IODebugContext* dbg) override {
-    return note_(target()->Fsync(o, dbg));
+    return note_.Sync([&] { return target()->Fsync(o, dbg); });
   }
   IOStatus Close(const IOOptions& o, IODebugContext* dbg) override {
     return note_(target()->Close(o, dbg));
@@ -160,11 +171,11 @@ class WatchedDirectory final : public rocksdb::FSDirectoryWrapper {
   WatchedDirectory(std::unique_ptr<FSDirectory> t, Note note)
       : FSDirectoryWrapper(std::move(t)), note_(std::move(note)) {}
   IOStatus Fsync(const IOOptions& o, IODebugContext* dbg) override {
-    return note_(FSDirectoryWrapper::Fsync(o, dbg));
+    return note_.Sync([&] { return FSDirectoryWrapper::Fsync(o, dbg); });
   }
   IOStatus FsyncWithDirOptions(const IOOptions& o, IODebugContext* dbg,
                                const DirFsyncOptions& options) override {
-    return note_(FSDirectoryWrapper::FsyncWithDirOptions(o, dbg, options));
+    return note_.Sync([&] { return FSDirectoryWrapper::FsyncWithDirOptions(o, dbg, options); });
   }
   IOStatus Close(const IOOptions& o, IODebugContext* dbg) override {
     return note_(FSDirectoryWrapper::Close(o, dbg));

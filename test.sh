@@ -32,15 +32,24 @@ ctest --test-dir build --output-on-failure -j2
 # The sanitizer build uses clang when it can link the sanitizers: it compiles
 # instrumented C++ three to four times faster than GCC. Each test binary runs
 # once there (MANIFOLD_TESTS_PER_BINARY) rather than once per test case.
+# Where clang also links libFuzzer, this build holds the fuzz targets too
+# (MANIFOLD_FUZZ: the library gets coverage instrumentation, which the tests
+# do not notice), so that the fuzzing phase compiles nothing again.
 phase "build with AddressSanitizer + UndefinedBehaviorSanitizer"
 asan_compiler=()
+fuzz_targets=()
 if printf 'int main() { return 0; }\n' |
      clang++ -x c++ -fsanitize=address,undefined -o /dev/null - >/dev/null 2>&1; then
   asan_compiler=(-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++)
+  if printf 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }\n' |
+       clang++ -x c++ -fsanitize=fuzzer,address,undefined -o /dev/null - >/dev/null 2>&1; then
+    fuzz_targets=(-DMANIFOLD_FUZZ=ON)
+  fi
 fi
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo "${sanitized[@]}" \
       -DMANIFOLD_TEST_COMPILE_OPTIONS=-O0 -DMANIFOLD_SANITIZE=ON \
-      -DMANIFOLD_BUILD_BENCH=OFF -DMANIFOLD_TESTS_PER_BINARY=ON "${asan_compiler[@]}"
+      -DMANIFOLD_BUILD_BENCH=OFF -DMANIFOLD_TESTS_PER_BINARY=ON "${asan_compiler[@]}" \
+      "${fuzz_targets[@]}"
 cmake --build build-asan -j2
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -70,5 +79,9 @@ TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/ts
 # replays its corpus and recorded regressions, then fuzzes briefly with a
 # fixed seed. MANIFOLD_LONG=1 fuzzes for 10 minutes per target.
 phase "fuzzing"
-sh tests/fuzz/run.sh
+if [ ${#fuzz_targets[@]} -gt 0 ]; then
+  MANIFOLD_FUZZ_BUILD=$PWD/build-asan sh tests/fuzz/run.sh
+else
+  sh tests/fuzz/run.sh
+fi
 phase "done"

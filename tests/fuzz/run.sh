@@ -36,17 +36,23 @@ if ! clang++ -fsanitize=fuzzer "$probe/probe.cc" -o "$probe/probe" >/dev/null 2>
   exit 0
 fi
 
-echo "fuzz: building $targets in $build"
 mkdir -p "$build"
-# -O1 and line tables only (-g1): what libFuzzer and AddressSanitizer advise,
-# and a third faster to compile than -O2 with full debug information.
-CC=clang CXX=clang++ cmake -S "$source_dir" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
-  -DMANIFOLD_FUZZ=ON -DMANIFOLD_SANITIZE=ON -DMANIFOLD_BUILD_TESTS=OFF \
-  -DMANIFOLD_BUILD_BENCH=OFF >"$build/cmake.log" 2>&1 || {
-  cat "$build/cmake.log"
-  exit 1
-}
+if [ -f "$build/CMakeCache.txt" ] && grep -q '^MANIFOLD_FUZZ:BOOL=ON' "$build/CMakeCache.txt"; then
+  # A build that already holds the fuzz targets (test.sh's sanitizer build):
+  # only brought up to date.
+  echo "fuzz: building $targets in $build (configured already)"
+else
+  echo "fuzz: building $targets in $build"
+  # -O1 and line tables only (-g1): what libFuzzer and AddressSanitizer advise,
+  # and a third faster to compile than -O2 with full debug information.
+  CC=clang CXX=clang++ cmake -S "$source_dir" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
+    -DMANIFOLD_FUZZ=ON -DMANIFOLD_SANITIZE=ON -DMANIFOLD_BUILD_TESTS=OFF \
+    -DMANIFOLD_BUILD_BENCH=OFF >"$build/cmake.log" 2>&1 || {
+    cat "$build/cmake.log"
+    exit 1
+  }
+fi
 # shellcheck disable=SC2086
 cmake --build "$build" -j"${MANIFOLD_JOBS:-2}" --target $targets
 

@@ -184,6 +184,20 @@ inline std::string DescribeStatus(int status) {
   return "status " + std::to_string(status);
 }
 
+// For a child's reports: writes `line` and a newline to `fd`.
+inline void Say(int fd, const std::string& line) {
+  std::string text = line + "\n";
+  (void)!::write(fd, text.data(), text.size());
+}
+
+// `s` with its newlines as spaces, to fit in one report line.
+inline std::string OneLine(std::string s) {
+  for (char& c : s) {
+    if (c == '\n') c = ' ';
+  }
+  return s;
+}
+
 }  // namespace manifold::testing
 
 #endif  // MANIFOLD_TESTS_CHILD_PROCESS_H_

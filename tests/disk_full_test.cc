@@ -32,22 +32,12 @@ namespace {
 
 using ::manifold::testing::Child;
 using ::manifold::testing::DescribeStatus;
+using ::manifold::testing::OneLine;
+using ::manifold::testing::Say;
 using ::manifold::testing::SpawnChild;
 
 constexpr rlim_t kFileSizeLimit = 3 << 20;  // bytes per file in the filling child
 constexpr int kFillPad = 2000;              // bytes of padding at least per row while filling
-
-std::string OneLine(std::string s) {
-  for (char& c : s) {
-    if (c == '\n') c = ' ';
-  }
-  return s;
-}
-
-void Say(int fd, const std::string& line) {
-  std::string text = line + "\n";
-  (void)!::write(fd, text.data(), text.size());
-}
 
 // The child: commits transactions first, first+1, ... until one fails or
 // `count` have committed. Writes "ack n" after each commit; after a failure

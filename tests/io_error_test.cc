@@ -196,6 +196,8 @@ namespace {
 
 using ::manifold::testing::Child;
 using ::manifold::testing::DescribeStatus;
+using ::manifold::testing::OneLine;
+using ::manifold::testing::Say;
 using ::manifold::testing::SpawnChild;
 using iofault::Fails;
 using iofault::Kind;
@@ -247,16 +249,6 @@ Result<std::unique_ptr<btree::File>> OpenFaultFile(const std::string& path, bool
 
 constexpr int64_t kWindow = 20;        // the table keeps the last 20 transactions
 constexpr int kTxnsPerScript = 3;
-
-std::string OneLine(std::string s) {
-  std::replace(s.begin(), s.end(), '\n', ' ');
-  return s;
-}
-
-void Say(int fd, const std::string& line) {
-  std::string text = line + "\n";
-  (void)!::write(fd, text.data(), text.size());
-}
 
 // The child: arms the fault state, runs the script, and reports.
 // arg: "engine\ndir\nkind\nfail_at\nsticky\nfirst". Says "ack n" after each

@@ -77,13 +77,16 @@ class WatchedRandomAccessFile final : public rocksdb::FSRandomAccessFileOwnerWra
     for (size_t i = 0; i < num_reqs; ++i) reqs[i].status = note_(reqs[i].status);
     return s;
   }
-  // Asynchronous reads finish in a callback this wrapper does not see: the
-  // synchronous path is taken instead.
+  // An asynchronous read would finish where this wrapper does not see it:
+  // it is served by the watched synchronous Read (what FSRandomAccessFile
+  // does by default), and the callback runs before returning.
   IOStatus ReadAsync(FSReadRequest& req, const IOOptions& o,
                      std::function<void(const FSReadRequest&, void*)> cb, void* cb_arg,
-                     void** io_handle, rocksdb::IOHandleDeleter* del_fn,
+                     void** /*io_handle*/, rocksdb::IOHandleDeleter* /*del_fn*/,
                      IODebugContext* dbg) override {
-    return FSRandomAccessFile::ReadAsync(req, o, std::move(cb), cb_arg, io_handle, del_fn, dbg);
+    req.status = Read(req.offset, req.len, o, &req.result, req.scratch, dbg);
+    cb(req, cb_arg);
+    return IOStatus::OK();
   }
 
  private:
@@ -189,7 +192,7 @@ class WatchedDirectory final : public rocksdb::FSDirectoryWrapper {
 // to the same note.
 class WatchedFileSystem final : public rocksdb::FileSystemWrapper {
  public:
-  WatchedFileSystem(std::shared_ptr<FileSystem> target, Note note)
+  WatchedFileSystem(const std::shared_ptr<FileSystem>& target, Note note)
       : FileSystemWrapper(target), note_(std::move(note)) {}
   const char* Name() const override { return "ManifoldIoWatch"; }
 

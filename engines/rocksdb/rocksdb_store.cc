@@ -249,6 +249,7 @@ Result<std::shared_ptr<RocksdbStore>> RocksdbStore::Open(const std::string& path
       names.push_back(rocksdb::kDefaultColumnFamilyName);
     }
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    descriptors.reserve(names.size());
     for (const std::string& name : names) descriptors.emplace_back(name, store->cf_options);
     rocksdb::Status s =
         settings.read_only

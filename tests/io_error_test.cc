@@ -44,6 +44,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <set>
 #include <sstream>
@@ -120,6 +121,35 @@ bool Decide(Kind kind, const char* path) {
 
 // For btree's File wrapper: its one file.
 bool Fails(Kind kind) { return Decide(kind, nullptr); }
+
+// libc calls count (and fail) only on files whose path starts with `prefix`.
+void CountUnder(const std::string& prefix) {
+  State& s = state();
+  s.by_path = true;
+  std::snprintf(s.prefix, sizeof(s.prefix), "%s", prefix.c_str());
+  s.prefix_len = std::strlen(s.prefix);
+}
+
+// For a test in this process: counts under a prefix while it lives, then
+// puts the whole fault state back (also when an assertion ends the test).
+class ScopedFaults {
+ public:
+  explicit ScopedFaults(const std::string& prefix) { CountUnder(prefix); }
+  ~ScopedFaults() {
+    State& s = state();
+    s.armed.store(false);
+    s.by_path = false;
+    s.kind = kWrite;
+    s.fail_at = 0;
+    s.sticky = false;
+    s.dead.store(false);
+    for (auto& count : s.counts) count.store(0);
+    s.injected.store(0);
+    s.log_syncs.store(0);
+  }
+  ScopedFaults(const ScopedFaults&) = delete;
+  ScopedFaults& operator=(const ScopedFaults&) = delete;
+};
 
 constexpr int kAnyFd = 1 << 30;  // msync: no descriptor
 
@@ -269,9 +299,7 @@ int FaultMain(const std::string& arg, int fd) {
   if (engine == "btree") {
     SetBtreeFileOpenerForTesting(&OpenFaultFile);
   } else {
-    s.by_path = true;
-    std::snprintf(s.prefix, sizeof(s.prefix), "%s", prefix.c_str());
-    s.prefix_len = std::strlen(s.prefix);
+    iofault::CountUnder(prefix);
   }
   s.kind = kind;
   s.fail_at = fail_at;
@@ -550,11 +578,7 @@ TEST(RocksdbClose, SyncsTheLogOnlyWhenACommitLeftItUnsynced) {
   RegisterManifold();
   TempDir dir;
   iofault::State& s = iofault::state();
-  const std::string prefix = dir.path() + "/";
-  s.by_path = true;
-  std::snprintf(s.prefix, sizeof(s.prefix), "%s", prefix.c_str());
-  s.prefix_len = std::strlen(s.prefix);
-  s.fail_at = 0;  // count only
+  iofault::ScopedFaults faults(dir.path() + "/");  // count only
   for (const std::string sync : {"normal", "full"}) {
     SCOPED_TRACE("sync=" + sync);
     const std::string store = dir.path() + "/" + sync;
@@ -585,7 +609,6 @@ TEST(RocksdbClose, SyncsTheLogOnlyWhenACommitLeftItUnsynced) {
     ASSERT_EQ(SQLITE_OK, count.rc) << count.ToString();
     EXPECT_EQ(std::vector<std::string>{"integer 3"}, count.rows);
   }
-  s.by_path = false;
 }
 
 // After an I/O error the close does not sync the log: the fsync would follow
@@ -595,10 +618,7 @@ TEST(RocksdbClose, DoesNotSyncTheLogAfterAnIoError) {
   RegisterManifold();
   TempDir dir;
   iofault::State& s = iofault::state();
-  const std::string prefix = dir.path() + "/";
-  s.by_path = true;
-  std::snprintf(s.prefix, sizeof(s.prefix), "%s", prefix.c_str());
-  s.prefix_len = std::strlen(s.prefix);
+  auto faults = std::make_unique<iofault::ScopedFaults>(dir.path() + "/");
   Connection db(dir.path() + "/main.db");
   ASSERT_EQ(SQLITE_OK, RunSql(db, "CREATE VIRTUAL TABLE t USING rocksdb(k INTEGER PRIMARY KEY,"
                                   " v TEXT, path='" + dir.path() + "/store', sync=normal);"
@@ -606,7 +626,6 @@ TEST(RocksdbClose, DoesNotSyncTheLogAfterAnIoError) {
                            .rc);
   // From now on every write under the store fails, as on a dead disk.
   s.kind = iofault::kWrite;
-  for (auto& count : s.counts) count.store(0);
   s.fail_at = 1;
   s.sticky = true;
   s.armed.store(true);
@@ -615,12 +634,7 @@ TEST(RocksdbClose, DoesNotSyncTheLogAfterAnIoError) {
   const int64_t before_close = s.log_syncs.load();
   db.Close();
   EXPECT_EQ(before_close, s.log_syncs.load()) << "the close synced the log after a failed write";
-  s.armed.store(false);
-  s.dead.store(false);
-  s.fail_at = 0;
-  s.sticky = false;
-  s.log_syncs.store(0);
-  s.by_path = false;
+  faults.reset();  // the disk works again
   // Reopened from disk: the acknowledged row, not the failed one.
   Connection again(dir.path() + "/main.db");
   Outcome rows = RunSql(again, "SELECT k, v FROM t");

@@ -228,6 +228,71 @@ TEST_P(ZstdLayerTest, RetrainingKeepsEveryOlderValueReadable) {
   EXPECT_EQ(AsKeyValues(rows), ScanAll(*fresh, "t"));
 }
 
+// Transactions take their zstd contexts from a few the engine keeps; more
+// readers at once than it keeps, on snapshots with different dictionaries,
+// each read their own values, by cursor on one table and by Get on another
+// with a dictionary of its own, interleaved.
+TEST_P(ZstdLayerTest, ManyReadersAtOnceEachDecodeTheirSnapshot) {
+  std::mt19937_64 rng(7);
+  std::map<std::string, std::string> rows;
+  std::map<std::string, std::string> other;  // same keys, other values
+  for (int i = 0; i < 1200; ++i) {
+    rows["a" + std::to_string(10000 + i)] = JsonRow(rng, i);
+    other["a" + std::to_string(10000 + i)] = "{\"other\":" + JsonRow(rng, i + 7) + "}";
+  }
+  PutAll("t", rows);
+  PutAll("u", other);
+  std::vector<std::unique_ptr<ReadTxn>> readers;
+  std::vector<std::map<std::string, std::string>> seen;  // what each reader must see
+  for (int r = 0; r < 12; ++r) {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReadTxn> txn, engine_->BeginRead());
+    readers.push_back(std::move(txn));
+    seen.push_back(rows);
+    // Every third reader sees a retrained table: its values, old and new,
+    // use another dictionary than the readers before it.
+    std::map<std::string, std::string> more;
+    for (int i = 0; i < 50; ++i) more["r" + std::to_string(r * 100 + i)] = JsonRow(rng, i);
+    PutAll("t", more);
+    if (r % 3 == 2) ASSERT_OK(RetrainZstdDictionaries(*engine_));
+    rows.insert(more.begin(), more.end());
+  }
+  std::vector<std::unique_ptr<Cursor>> cursors;
+  for (auto& txn : readers) {
+    ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->OpenKeyspace("t"));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cursor> cursor, txn->NewCursor(ks));
+    cursor->SeekToFirst();
+    cursors.push_back(std::move(cursor));
+  }
+  // Round robin: one step of each reader's cursor, and one Get, in turn.
+  for (bool any = true; any;) {
+    any = false;
+    for (size_t r = 0; r < readers.size(); ++r) {
+      Cursor& cursor = *cursors[r];
+      if (!cursor.Valid()) continue;
+      any = true;
+      std::string key(cursor.key());
+      ASSERT_EQ(seen[r].at(key), std::string(cursor.value())) << "reader " << r << " key " << key;
+      auto in_other = other.find(key);
+      if (in_other != other.end()) {
+        ASSERT_OK_AND_ASSIGN(Keyspace ks, readers[r]->OpenKeyspace("u"));
+        std::string got;
+        ASSERT_OK(readers[r]->Get(ks, key, &got));
+        ASSERT_EQ(in_other->second, got) << "reader " << r << " key " << key;
+      }
+      cursor.Next();
+    }
+  }
+  for (size_t r = 0; r < readers.size(); ++r) {
+    EXPECT_OK(cursors[r]->status());
+    ASSERT_OK_AND_ASSIGN(Keyspace ks, readers[r]->OpenKeyspace("t"));
+    EXPECT_EQ(AsKeyValues(seen[r]), Scan(*readers[r], ks)) << "reader " << r;
+  }
+  cursors.clear();
+  readers.clear();
+  // The contexts they gave back serve the next transactions.
+  for (int round = 0; round < 3; ++round) EXPECT_EQ(AsKeyValues(rows), ScanAll(*engine_, "t"));
+}
+
 TEST_P(ZstdLayerTest, DictionaryKeyspaceIsHiddenAndReserved) {
   std::mt19937_64 rng(4);
   std::map<std::string, std::string> rows;

@@ -57,11 +57,7 @@ ZstdDictionary::~ZstdDictionary() {
   ZSTD_freeDDict(ddict_);
 }
 
-ZstdCodec::ZstdCodec(int level) : level_(level) {
-  cctx_ = ZSTD_createCCtx();
-  dctx_ = ZSTD_createDCtx();
-  if (cctx_ == nullptr || dctx_ == nullptr) throw std::bad_alloc();
-}
+ZstdCodec::ZstdCodec(int level) : level_(level) {}
 
 ZstdCodec::~ZstdCodec() {
   ZSTD_freeCCtx(cctx_);
@@ -72,6 +68,7 @@ Status ZstdCodec::Encode(Bytes value, const ZstdDictionary* dict, std::string* o
   out->clear();
   size_t min_size = dict != nullptr ? kMinDictionarySize : kMinPlainSize;
   if (value.size() >= min_size) {
+    if (cctx_ == nullptr && (cctx_ = ZSTD_createCCtx()) == nullptr) throw std::bad_alloc();
     out->push_back(static_cast<char>(dict != nullptr ? kZstdWithDictionary : kZstdPlain));
     if (dict != nullptr) AppendVarint(out, dict->id());
     size_t header = out->size();
@@ -120,6 +117,7 @@ Status ZstdCodec::Decode(Bytes stored, const DictionaryLookup& lookup, std::stri
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > kMaxValueSize) {
     return Status::Corruption("zstd: damaged frame header");
   }
+  if (dctx_ == nullptr && (dctx_ = ZSTD_createDCtx()) == nullptr) throw std::bad_alloc();
   out->resize(static_cast<size_t>(size));
   size_t n = dict != nullptr
                  ? ZSTD_decompress_usingDDict(dctx_, out->data(), out->size(), stored.data(),

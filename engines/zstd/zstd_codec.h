@@ -53,6 +53,8 @@ using DictionaryPtr = std::shared_ptr<const ZstdDictionary>;
 // Finds dictionary `id` for decoding; NotFound/Corruption if it cannot.
 using DictionaryLookup = std::function<Result<DictionaryPtr>(uint64_t id)>;
 
+// Creates each zstd context at its first use (a transaction that only reads
+// never compresses); throws std::bad_alloc when zstd cannot allocate one.
 class ZstdCodec {
  public:
   explicit ZstdCodec(int level);

@@ -4,6 +4,7 @@
 #include "zstd/zstd_engine.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -23,6 +24,7 @@ constexpr size_t kMaxSampleBytes = 4096;        // a longer value is sampled by 
 constexpr size_t kCompactSampleBytes = 4 << 20;  // Compact() trains on at most this
 constexpr size_t kRewriteChunk = 512;            // values rewritten per cursor pass
 constexpr milliseconds kCompactWait{5000};
+constexpr size_t kMaxIdleCodecs = 8;             // kept for reuse per engine
 
 std::string KeyspaceKey(std::string_view name) { return "ks:" + std::string(name); }
 
@@ -77,6 +79,25 @@ struct ZstdShared {
   // Ids handed out by this process, committed or not, are never handed out
   // again, even when their transaction rolls back.
   uint64_t next_id_floor = 1;
+  // Codecs of finished transactions, for the next ones: zstd allocates and
+  // sets up ~100 KiB for a decompression context, about 10 us, which a point
+  // read in autocommit (one transaction) would otherwise pay every time.
+  // A fixed array: giving a codec back allocates nothing, so it cannot fail.
+  std::array<std::unique_ptr<ZstdCodec>, kMaxIdleCodecs> idle_codecs;
+  size_t idle_count = 0;
+
+  std::unique_ptr<ZstdCodec> TakeCodec() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (idle_count > 0) return std::move(idle_codecs[--idle_count]);
+    }
+    return std::make_unique<ZstdCodec>(level);
+  }
+  // Keeps `codec` for a later transaction; frees it when enough are kept.
+  void ReturnCodec(std::unique_ptr<ZstdCodec> codec) noexcept {
+    std::lock_guard<std::mutex> lock(mu);
+    if (idle_count < kMaxIdleCodecs) idle_codecs[idle_count++] = std::move(codec);
+  }
 
   DictionaryPtr Cached(uint64_t id) {
     std::lock_guard<std::mutex> lock(mu);
@@ -131,6 +152,50 @@ Result<DictionaryPtr> LoadDictionary(ZstdShared& shared, ReadTxn& txn,
   return dict;
 }
 
+// One transaction's codec, taken from the engine's idle codecs and given back
+// when the transaction ends.
+class PooledCodec {
+ public:
+  explicit PooledCodec(std::shared_ptr<ZstdShared> shared)
+      : shared_(std::move(shared)), codec_(shared_->TakeCodec()) {}
+  PooledCodec(const PooledCodec&) = delete;
+  PooledCodec& operator=(const PooledCodec&) = delete;
+  ~PooledCodec() { shared_->ReturnCodec(std::move(codec_)); }
+
+  ZstdCodec* operator->() const { return codec_.get(); }
+  ZstdCodec* get() const { return codec_.get(); }
+
+ private:
+  std::shared_ptr<ZstdShared> shared_;
+  std::unique_ptr<ZstdCodec> codec_;
+};
+
+// A transaction's dictionary lookup. The dictionary found last is kept:
+// the values of one table share it, so a scan finds it without taking the
+// engine's mutex for every value. (Ids are never reused within a
+// transaction's view of the store, so the id alone identifies it.)
+class TxnDictionaries {
+ public:
+  TxnDictionaries(ZstdShared* shared, ReadTxn* inner,
+                  const std::map<uint64_t, DictionaryPtr>* pending)
+      : shared_(shared), inner_(inner), pending_(pending) {}
+
+  DictionaryLookup Lookup() {
+    return [this](uint64_t id) -> Result<DictionaryPtr> {
+      if (last_ != nullptr && last_->id() == id) return last_;
+      Result<DictionaryPtr> dict = LoadDictionary(*shared_, *inner_, pending_, id);
+      if (dict.ok()) last_ = *dict;
+      return dict;
+    };
+  }
+
+ private:
+  ZstdShared* shared_;
+  ReadTxn* inner_;
+  const std::map<uint64_t, DictionaryPtr>* pending_;
+  DictionaryPtr last_;
+};
+
 // A cursor that decodes the current value at the first value() call.
 class ZstdCursor final : public Cursor {
  public:
@@ -175,7 +240,10 @@ class ZstdCursor final : public Cursor {
 class ZstdReadTxn final : public ReadTxn {
  public:
   ZstdReadTxn(std::shared_ptr<ZstdShared> shared, std::unique_ptr<ReadTxn> inner)
-      : shared_(std::move(shared)), inner_(std::move(inner)), codec_(shared_->level) {}
+      : shared_(std::move(shared)),
+        inner_(std::move(inner)),
+        codec_(shared_),
+        dictionaries_(shared_.get(), inner_.get(), nullptr) {}
 
   Result<Keyspace> OpenKeyspace(std::string_view name) override {
     if (IsReserved(name)) return Status::NotFound("keyspace '" + std::string(name) + "' is reserved");
@@ -189,29 +257,29 @@ class ZstdReadTxn final : public ReadTxn {
   Status Get(const Keyspace& ks, Bytes key, std::string* value) override {
     std::string stored;
     MANIFOLD_RETURN_IF_ERROR(inner_->Get(ks, key, &stored));
-    return codec_.Decode(stored, Lookup(), value);
+    return codec_->Decode(stored, dictionaries_.Lookup(), value);
   }
   Result<std::unique_ptr<Cursor>> NewCursor(const Keyspace& ks) override {
     Result<std::unique_ptr<Cursor>> inner = inner_->NewCursor(ks);
     if (!inner.ok()) return inner;
     return std::unique_ptr<Cursor>(
-        std::make_unique<ZstdCursor>(std::move(*inner), &codec_, Lookup()));
+        std::make_unique<ZstdCursor>(std::move(*inner), codec_.get(), dictionaries_.Lookup()));
   }
 
  private:
-  DictionaryLookup Lookup() {
-    return [this](uint64_t id) { return LoadDictionary(*shared_, *inner_, nullptr, id); };
-  }
-
   std::shared_ptr<ZstdShared> shared_;
   std::unique_ptr<ReadTxn> inner_;
-  ZstdCodec codec_;
+  PooledCodec codec_;
+  TxnDictionaries dictionaries_;
 };
 
 class ZstdWriteTxn final : public WriteTxn {
  public:
   ZstdWriteTxn(std::shared_ptr<ZstdShared> shared, std::unique_ptr<WriteTxn> inner)
-      : shared_(std::move(shared)), inner_(std::move(inner)), codec_(shared_->level) {}
+      : shared_(std::move(shared)),
+        inner_(std::move(inner)),
+        codec_(shared_),
+        dictionaries_(shared_.get(), inner_.get(), &state_.pending) {}
 
   Result<Keyspace> OpenKeyspace(std::string_view name) override {
     if (IsReserved(name)) return Status::NotFound("keyspace '" + std::string(name) + "' is reserved");
@@ -225,13 +293,13 @@ class ZstdWriteTxn final : public WriteTxn {
   Status Get(const Keyspace& ks, Bytes key, std::string* value) override {
     std::string stored;
     MANIFOLD_RETURN_IF_ERROR(inner_->Get(ks, key, &stored));
-    return codec_.Decode(stored, Lookup(), value);
+    return codec_->Decode(stored, dictionaries_.Lookup(), value);
   }
   Result<std::unique_ptr<Cursor>> NewCursor(const Keyspace& ks) override {
     Result<std::unique_ptr<Cursor>> inner = inner_->NewCursor(ks);
     if (!inner.ok()) return inner;
     return std::unique_ptr<Cursor>(
-        std::make_unique<ZstdCursor>(std::move(*inner), &codec_, Lookup()));
+        std::make_unique<ZstdCursor>(std::move(*inner), codec_.get(), dictionaries_.Lookup()));
   }
 
   Result<Keyspace> CreateKeyspace(std::string_view name) override {
@@ -256,7 +324,7 @@ class ZstdWriteTxn final : public WriteTxn {
         if (!dict.ok()) return dict.status();
       }
     }
-    MANIFOLD_RETURN_IF_ERROR(codec_.Encode(value, dict->get(), &stored_));
+    MANIFOLD_RETURN_IF_ERROR(codec_->Encode(value, dict->get(), &stored_));
     return inner_->Put(ks, key, stored_);
   }
 
@@ -335,7 +403,7 @@ class ZstdWriteTxn final : public WriteTxn {
       }
       if (chunk.empty()) break;
       for (const auto& [key, value] : chunk) {
-        MANIFOLD_RETURN_IF_ERROR(codec_.Encode(value, dict->get(), &stored_));
+        MANIFOLD_RETURN_IF_ERROR(codec_->Encode(value, dict->get(), &stored_));
         MANIFOLD_RETURN_IF_ERROR(inner_->Put(ks, key, stored_));
       }
       start = chunk.back().first;
@@ -350,12 +418,6 @@ class ZstdWriteTxn final : public WriteTxn {
     std::map<std::string, DictionaryPtr> current;    // per keyspace; null: none
     std::map<uint64_t, DictionaryPtr> pending;        // made by this transaction
   };
-
-  DictionaryLookup Lookup() {
-    return [this](uint64_t id) {
-      return LoadDictionary(*shared_, *inner_, &state_.pending, id);
-    };
-  }
 
   // Returns the dictionary new values of keyspace `name` use, or null.
   Result<DictionaryPtr> CurrentDictionary(const std::string& name) {
@@ -437,9 +499,10 @@ class ZstdWriteTxn final : public WriteTxn {
 
   std::shared_ptr<ZstdShared> shared_;
   std::unique_ptr<WriteTxn> inner_;
-  ZstdCodec codec_;
+  PooledCodec codec_;
   State state_;
   SavepointStack<State> savepoints_;
+  TxnDictionaries dictionaries_;
   std::string stored_;  // scratch for the encoded value
 };
 

@@ -126,12 +126,6 @@ Figures Median(const std::vector<Figures>& runs) {
   return median;
 }
 
-double ProcessCpuSeconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 // Wall and CPU seconds of one call of `body`, or the best of `repeats` calls
 // (each figure its own minimum: the least disturbed by other work).
 struct Timing {

@@ -8,11 +8,19 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <string>
 #include <vector>
 
 namespace manifold::bench {
+
+// CPU seconds this process has used, every thread included.
+inline double ProcessCpuSeconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 // Runs `body` `repeats` times and returns the best wall time in seconds. The
 // minimum is the figure least disturbed by other work on the machine.

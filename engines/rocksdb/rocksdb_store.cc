@@ -82,6 +82,15 @@ rocksdb::ColumnFamilyOptions MakeColumnFamilyOptions(const RocksdbStoreSettings&
   // 10 bits/key bloom filter skips ~99% of the SST files that lack the key.
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.whole_key_filtering = true;
+  if (settings.compression == Compression::kZstd) {
+    // Debian's librocksdb decompresses with the raw dictionary bytes
+    // (ZSTD_decompress_usingDict, no digested ZSTD_DDict), so zstd rebuilds
+    // the dictionary's tables for every block it reads. 8 KiB blocks halve
+    // the blocks a scan reads against the 4 KiB default (full scans 2.0x ->
+    // 1.1-1.5x the uncompressed table at 1M rows) and leave point reads
+    // about where they were (1.3-1.7x).
+    table.block_size = 8 * 1024;
+  }
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   if (settings.compression == Compression::kZstd) {
     // RocksDB's own zstd with a dictionary trained per SST file: rows of one

@@ -2,10 +2,16 @@
 // manifold table of each available engine, in one process, printed as
 // manifold/native time ratios.
 //
-//   ./build/bench/sql_bench [--rows=100000] [--engines=memory,lmdb,btree,rocksdb] [--dir=/tmp]
+//   ./build/bench/sql_bench [--rows=100000] [--engines=memory,lmdb,btree,rocksdb] [--runs=3]
+//       [--dir=/tmp]
+//
+// Each run loads every column afresh, the columns interleaved (native, then
+// each engine, then native again...); each figure is the median of its runs,
+// the figure least bent by other work on a shared machine.
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -29,9 +35,12 @@ struct Statements {
   sqlite3_stmt* update;
 };
 
-std::vector<double> RunOne(const std::string& dir, const std::string& engine, int64_t rows) {
+std::vector<double> RunOne(const std::string& dir, const std::string& engine, int64_t rows,
+                           int run) {
   const std::string label = engine.empty() ? "native" : engine;
-  Db db(dir + "/" + label + ".db");
+  const std::string db_dir = dir + "/" + label + "-" + std::to_string(run);
+  std::filesystem::create_directories(db_dir);
+  Db db(db_dir + "/" + label + ".db");
   const std::string columns = "id INTEGER PRIMARY KEY, name TEXT, score REAL, payload BLOB";
   if (engine.empty()) {
     db.Exec("CREATE TABLE t(" + columns + ")");
@@ -85,7 +94,7 @@ std::vector<double> RunOne(const std::string& dir, const std::string& engine, in
     if (found != ranges * 100) Fail(label + ": range select found " + std::to_string(found));
   }));
 
-  seconds.push_back(BestOf(3, [&] {
+  seconds.push_back(BestOf(5, [&] {
     if (db.Drain(s.scan) != 1) Fail(label + ": scan");
   }));
 
@@ -105,8 +114,21 @@ std::vector<double> RunOne(const std::string& dir, const std::string& engine, in
   return seconds;
 }
 
+// The median of each workload's figures over runs[0..].
+std::vector<double> Medians(const std::vector<std::vector<double>>& runs) {
+  std::vector<double> out;
+  for (size_t w = 0; w < runs.front().size(); ++w) {
+    std::vector<double> values;
+    for (const std::vector<double>& run : runs) values.push_back(run[w]);
+    std::sort(values.begin(), values.end());
+    out.push_back(values[values.size() / 2]);
+  }
+  return out;
+}
+
 int Main(int argc, char** argv) {
   const int64_t rows = std::stoll(Flag(argc, argv, "rows", "100000"));
+  const int runs = std::max(1, std::stoi(Flag(argc, argv, "runs", "3")));
   std::vector<std::string> engines = SplitList(Flag(argc, argv, "engines", ""));
   if (engines.empty()) engines = RegisteredEngineNames();
   std::string base = Flag(argc, argv, "dir", "/tmp");
@@ -115,18 +137,26 @@ int Main(int argc, char** argv) {
   sqlite3_auto_extension(reinterpret_cast<void (*)()>(sqlite3_manifold_init));
 
   std::printf("SQL benchmark: %lld rows (id INTEGER PRIMARY KEY, name TEXT, score REAL, "
-              "payload BLOB of 100 bytes), SQLite %s\n",
-              static_cast<long long>(rows), sqlite3_libversion());
+              "payload BLOB of 100 bytes), SQLite %s, medians of %d runs\n",
+              static_cast<long long>(rows), sqlite3_libversion(), runs);
   const std::vector<std::string> workloads = {
       "bulk insert, one transaction", "point select by key (rows/2 lookups)",
       "range select, 100 rows (x2000)", "full-scan aggregate",
       "point update (x10000, one transaction)"};
-  std::vector<std::vector<double>> results = {RunOne(dir, "", rows)};
   std::vector<std::string> columns = {"native"};
+  std::vector<std::string> column_engines = {""};
   for (const std::string& engine : engines) {
     columns.push_back(engine);
-    results.push_back(RunOne(dir, engine, rows));
+    column_engines.push_back(engine);
   }
+  std::vector<std::vector<std::vector<double>>> by_column(columns.size());  // [column][run]
+  for (int run = 0; run < runs; ++run) {
+    for (size_t c = 0; c < columns.size(); ++c) {
+      by_column[c].push_back(RunOne(dir, column_engines[c], rows, run));
+    }
+  }
+  std::vector<std::vector<double>> results;
+  for (const auto& column_runs : by_column) results.push_back(Medians(column_runs));
   ResultTable table(columns);
   for (size_t w = 0; w < workloads.size(); ++w) {
     ResultRow row{workloads[w], {}};

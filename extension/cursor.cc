@@ -217,7 +217,7 @@ Status TableCursor::Column(sqlite3_context* context, int column) {
     MANIFOLD_RETURN_IF_ERROR(record_.Column(table_->hint_slot(position), &value));
     if (value.type == ValueType::kNull) MANIFOLD_RETURN_IF_ERROR(KeyComponent(position, &value));
   }
-  ResultValue(context, value);
+  ResultValue(context, value, &text_scratch_);
   return Status::OK();
 }
 

@@ -77,6 +77,7 @@ class TableCursor : public sqlite3_vtab_cursor, public WriteTxnReader {
   int record_slots_ = -1;
   bool key_decoded_ = false;
   std::vector<Value> key_values_;
+  std::string text_scratch_;  // for ResultValue
 };
 
 }  // namespace manifold

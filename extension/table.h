@@ -40,8 +40,10 @@ inline constexpr std::string_view kSchemaKeyspace = "__manifold_schema";
 
 // Returns `value` as a borrowed ValueRef (bytes owned by SQLite).
 ValueRef RefOf(sqlite3_value* value);
-// Sets the result of `context` to a copy of `value`.
-void ResultValue(sqlite3_context* context, const ValueRef& value);
+// Sets the result of `context` to a copy of `value`. `scratch`, when given,
+// is a buffer the call may reuse to hand SQLite short text NUL-terminated.
+void ResultValue(sqlite3_context* context, const ValueRef& value,
+                 std::string* scratch = nullptr);
 
 class Table : public sqlite3_vtab {
  public:

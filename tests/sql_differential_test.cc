@@ -538,6 +538,39 @@ TEST_P(SqlDifferential, FailedMultiRowStatementsLeaveNothingBehind) {
   }));
 }
 
+// Text reaches SQLite by two paths: short text without NUL bytes is handed
+// over NUL-terminated, the rest by length. Lengths around the sizes where
+// SQLite's register allocation changes (~30 bytes) and around the cut-over
+// (1024), with and without NUL bytes, in value and key columns, read as
+// functions that need the terminator (length, like, upper, instr) and as
+// functions that read the bytes (hex, typeof, =).
+TEST_P(SqlDifferential, TextOfEveryLengthAndWithNulBytesReadsAsNative) {
+  ASSERT_TRUE(o_.CreateTable("t", "id INTEGER PRIMARY KEY, s TEXT, b"));
+  ASSERT_TRUE(o_.CreateTable("k", "s TEXT PRIMARY KEY, n"));
+  int id = 0;
+  for (int length : {0, 1, 2, 20, 28, 29, 30, 31, 32, 33, 64, 1000, 1023, 1024, 1025, 5000}) {
+    const std::string text = "substr(replace(hex(zeroblob(" + std::to_string(length) +
+                             ")), '00', 'ab'), 1, " + std::to_string(length) + ")";
+    for (const std::string& value :
+         {text, text + " || char(0)", "char(0) || " + text, text + " || char(0) || 'z'",
+          "CAST(" + text + " || x'00ff' AS TEXT)"}) {
+      ++id;
+      EXPECT_TRUE(o_.Check("INSERT INTO t VALUES (" + std::to_string(id) + ", " + value + ", " +
+                           value + ")"));
+      if (length > 400) continue;  // keys: within every engine's key limit (LMDB: 511 bytes)
+      EXPECT_TRUE(o_.Check("INSERT OR REPLACE INTO k VALUES (" + value + ", " +
+                           std::to_string(id) + ")"));
+    }
+  }
+  EXPECT_TRUE(o_.CheckAll({
+      "SELECT id, typeof(s), length(s), hex(s), typeof(b), hex(b) FROM t ORDER BY id",
+      "SELECT id, s LIKE 'abab%', upper(s), instr(s, 'ba'), s = b FROM t ORDER BY id",
+      "SELECT count(*), sum(length(s)), max(s), min(s) FROM t",
+      "SELECT length(s), hex(s), n FROM k ORDER BY s",
+      "SELECT s FROM t ORDER BY id",
+  }));
+}
+
 // ---------------------------------------------------------------------------
 // Transactions
 

@@ -13,8 +13,8 @@ Bytes ToBytes(const MDB_val& val) {
 
 }  // namespace
 
-LmdbCursor::LmdbCursor(LmdbCursorHost* host, const LmdbEnv* env, MDB_dbi dbi)
-    : host_(host), env_(env), dbi_(dbi) {
+LmdbCursor::LmdbCursor(LmdbCursorHost* host, const LmdbEnv* env, MDB_dbi dbi, bool copy_keys)
+    : host_(host), env_(env), dbi_(dbi), copy_keys_(copy_keys) {
   host_->AddCursor(this);
 }
 
@@ -61,7 +61,12 @@ bool LmdbCursor::EnsureOpen() {
 void LmdbCursor::Land(int rc, const MDB_val& key, const MDB_val& value) {
   if (rc == 0) {
     valid_ = true;
-    key_.assign(static_cast<const char*>(key.mv_data), key.mv_size);
+    if (copy_keys_) {
+      key_.assign(static_cast<const char*>(key.mv_data), key.mv_size);
+      key_view_ = key_;
+    } else {
+      key_view_ = ToBytes(key);
+    }
     value_ = value;
     position_epoch_ = value_epoch_ = host_->epoch();
     status_ = Status::OK();
@@ -96,25 +101,25 @@ void LmdbCursor::Seek(Bytes target) {
   Bytes probe = truncated ? target.substr(0, env_->max_key_size()) : target;
   MDB_val key = ToVal(probe);
   Move(&key, MDB_SET_RANGE);
-  if (truncated && valid_ && key_ == probe) Move(nullptr, MDB_NEXT);
+  if (truncated && valid_ && key_view_ == probe) Move(nullptr, MDB_NEXT);
 }
 
 void LmdbCursor::SeekForPrev(Bytes target) {
   Seek(target);
   if (!status_.ok()) return;
   if (!valid_) return SeekToLast();
-  if (key_ != target) Move(nullptr, MDB_PREV);
+  if (key_view_ != target) Move(nullptr, MDB_PREV);
 }
 
 void LmdbCursor::Next() {
   if (!valid_) return;
   if (Stale()) {
     // Re-find the first key after the current one in the current state.
-    std::string current = key_;
+    std::string current(key_view_);
     if (!EnsureOpen()) return;
     MDB_val key = ToVal(current);
     Move(&key, MDB_SET_RANGE);
-    if (valid_ && key_ == current) Move(nullptr, MDB_NEXT);
+    if (valid_ && key_view_ == current) Move(nullptr, MDB_NEXT);
     return;
   }
   Move(nullptr, MDB_NEXT);
@@ -123,7 +128,7 @@ void LmdbCursor::Next() {
 void LmdbCursor::Prev() {
   if (!valid_) return;
   if (Stale()) {
-    std::string current = key_;
+    std::string current(key_view_);
     if (!EnsureOpen()) return;
     MDB_val key = ToVal(current);
     Move(&key, MDB_SET_RANGE);
@@ -142,7 +147,7 @@ Bytes LmdbCursor::value() {
   if (value_epoch_ != host_->epoch()) {
     // A write since the move may have moved the page the value was on.
     MDB_txn* txn = host_->innermost();
-    MDB_val key = ToVal(key_);
+    MDB_val key = ToVal(key_view_);
     MDB_val value{0, nullptr};
     if (txn != nullptr && mdb_get(txn, dbi_, &key, &value) == 0) {
       value_ = value;

@@ -35,10 +35,13 @@ class LmdbCursorHost {
 // the owner Detach()es every live cursor before such a change; the cursor
 // reopens itself on the new innermost transaction at its next use. It keeps a
 // copy of its current key, and after a write or savepoint change (epoch) it
-// re-seeks from that key instead of trusting LMDB's cursor fix-ups.
+// re-seeks from that key instead of trusting LMDB's cursor fix-ups. A cursor
+// of a read transaction keeps no copy: the pages of a read snapshot stay
+// mapped and unchanged while the transaction lives, so LMDB's key is stable.
 class LmdbCursor final : public Cursor {
  public:
-  LmdbCursor(LmdbCursorHost* host, const LmdbEnv* env, MDB_dbi dbi);
+  // `copy_keys`: the host writes (keys on its pages may move or change).
+  LmdbCursor(LmdbCursorHost* host, const LmdbEnv* env, MDB_dbi dbi, bool copy_keys);
   ~LmdbCursor() override;
 
   bool Valid() const override { return valid_; }
@@ -48,7 +51,7 @@ class LmdbCursor final : public Cursor {
   void SeekForPrev(Bytes target) override;
   void Next() override;
   void Prev() override;
-  Bytes key() const override { return key_; }
+  Bytes key() const override { return key_view_; }
   Bytes value() override;
   Status status() const override { return status_; }
 
@@ -73,8 +76,10 @@ class LmdbCursor final : public Cursor {
   const LmdbEnv* env_;
   const MDB_dbi dbi_;
   MDB_cursor* mc_ = nullptr;
+  const bool copy_keys_;
   bool valid_ = false;
-  std::string key_;
+  Bytes key_view_;   // the current key: key_, or LMDB's own bytes
+  std::string key_;  // its copy, if copy_keys_
   MDB_val value_{0, nullptr};
   uint64_t position_epoch_ = 0;
   uint64_t value_epoch_ = 0;

@@ -151,7 +151,8 @@ Result<std::unique_ptr<Cursor>> LmdbReadTxn::NewCursor(const Keyspace& ks) {
     if (!exists.ok()) return exists.status();
     if (!*exists) return NoKeyspace(*env_, ks.name);
   }
-  auto cursor = std::make_unique<LmdbCursor>(static_cast<LmdbCursorHost*>(this), env_.get(), dbi);
+  auto cursor = std::make_unique<LmdbCursor>(static_cast<LmdbCursorHost*>(this), env_.get(), dbi,
+                                             /*copy_keys=*/false);
   MANIFOLD_RETURN_IF_ERROR(cursor->Attach());
   return std::unique_ptr<Cursor>(std::move(cursor));
 }
@@ -367,7 +368,8 @@ Result<std::unique_ptr<Cursor>> LmdbWriteTxn::NewCursor(const Keyspace& ks) {
     if (!exists.ok()) return exists.status();
     if (!*exists) return NoKeyspace(*env_, ks.name);
   }
-  auto cursor = std::make_unique<LmdbCursor>(static_cast<LmdbCursorHost*>(this), env_.get(), static_cast<MDB_dbi>(ks.id));
+  auto cursor = std::make_unique<LmdbCursor>(static_cast<LmdbCursorHost*>(this), env_.get(),
+                                             static_cast<MDB_dbi>(ks.id), /*copy_keys=*/true);
   MANIFOLD_RETURN_IF_ERROR(cursor->Attach());
   return std::unique_ptr<Cursor>(std::move(cursor));
 }

@@ -119,6 +119,7 @@ std::vector<double> Medians(const std::vector<std::vector<double>>& runs) {
   std::vector<double> out;
   for (size_t w = 0; w < runs.front().size(); ++w) {
     std::vector<double> values;
+    values.reserve(runs.size());
     for (const std::vector<double>& run : runs) values.push_back(run[w]);
     std::sort(values.begin(), values.end());
     out.push_back(values[values.size() / 2]);
@@ -156,6 +157,7 @@ int Main(int argc, char** argv) {
     }
   }
   std::vector<std::vector<double>> results;
+  results.reserve(by_column.size());
   for (const auto& column_runs : by_column) results.push_back(Medians(column_runs));
   ResultTable table(columns);
   for (size_t w = 0; w < workloads.size(); ++w) {

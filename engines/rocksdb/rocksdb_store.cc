@@ -89,7 +89,7 @@ rocksdb::ColumnFamilyOptions MakeColumnFamilyOptions(const RocksdbStoreSettings&
     // the blocks a scan reads against the 4 KiB default (full scans 2.0x ->
     // 1.1-1.5x the uncompressed table at 1M rows) and leave point reads
     // about where they were (1.3-1.7x).
-    table.block_size = 8 * 1024;
+    table.block_size = size_t{8} * 1024;
   }
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   if (settings.compression == Compression::kZstd) {

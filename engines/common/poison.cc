@@ -13,9 +13,10 @@ namespace {
 // The poisoned flag of one open store, shared by its handles.
 class Poison {
  public:
+  bool poisoned() const { return poisoned_.load(std::memory_order_acquire); }
   // OK, or the IOError every operation returns once the store is poisoned.
   Status Check() const {
-    if (!poisoned_.load(std::memory_order_acquire)) return Status::OK();
+    if (!poisoned()) return Status::OK();
     std::lock_guard<std::mutex> lock(mu_);
     return Status::IOError("an earlier I/O error poisoned this store until it is reopened (" +
                            first_ + ")");
@@ -51,7 +52,7 @@ class PoisonCursor final : public Cursor {
  public:
   PoisonCursor(std::unique_ptr<Cursor> inner, std::shared_ptr<Poison> poison)
       : inner_(std::move(inner)), poison_(std::move(poison)) {}
-  bool Valid() const override { return failed_.ok() && inner_->Valid(); }
+  bool Valid() const override { return !stopped_ && inner_->Valid(); }
   void SeekToFirst() override { Move([&] { inner_->SeekToFirst(); }); }
   void SeekToLast() override { Move([&] { inner_->SeekToLast(); }); }
   void Seek(Bytes target) override { Move([&] { inner_->Seek(target); }); }
@@ -64,20 +65,25 @@ class PoisonCursor final : public Cursor {
     if (!inner_->Valid()) poison_->Note(inner_->status());
     return v;
   }
-  Status status() const override { return failed_.ok() ? inner_->status() : failed_; }
+  Status status() const override { return stopped_ ? failed_ : inner_->status(); }
 
  private:
   template <typename F>
   void Move(F&& move) {
-    failed_ = poison_->Check();
-    if (!failed_.ok()) return;
+    // The common case, unpoisoned, reads one flag and builds no Status.
+    stopped_ = poison_->poisoned();
+    if (stopped_) {
+      failed_ = poison_->Check();
+      return;
+    }
     move();
     if (!inner_->Valid()) poison_->Note(inner_->status());
   }
 
   std::unique_ptr<Cursor> inner_;
   std::shared_ptr<Poison> poison_;
-  Status failed_;  // the poison error that stopped the last move
+  bool stopped_ = false;  // the poison stopped the last move
+  Status failed_;         // its error, when stopped_
 };
 
 // Forwards the reads of ReadTxn to `inner`, checking and noting the poison.

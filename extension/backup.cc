@@ -1,7 +1,5 @@
 #include "backup.h"
 
-#include <stdlib.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -35,12 +33,7 @@ std::string Quote(std::string_view name) {
 
 // Returns `path` with symlinks resolved, or `path` itself if it cannot be.
 std::string RealPath(const std::string& path) {
-  if (char* real = realpath(path.c_str(), nullptr)) {
-    std::string out(real);
-    free(real);
-    return out;
-  }
-  return path;
+  return ResolvedPath(path).value_or(path);
 }
 
 // One store to copy: every table of the main database that uses it.

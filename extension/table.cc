@@ -4,6 +4,8 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -44,18 +46,12 @@ std::string DirName(const std::string& path) {
 // Returns `path` made absolute with symlinks of its existing part resolved,
 // so that two spellings of one store share a session.
 std::string Canonical(const std::string& path) {
-  if (char* real = realpath(path.c_str(), nullptr)) {
-    std::string out(real);
-    free(real);
-    return out;
-  }
+  if (std::optional<std::string> real = ResolvedPath(path)) return *real;
   size_t slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  if (char* real = realpath(dir.c_str(), nullptr)) {
-    std::string out(real);
-    free(real);
-    return out + (out.ends_with('/') ? "" : "/") + base;
+  if (std::optional<std::string> real = ResolvedPath(dir)) {
+    return *real + (real->ends_with('/') ? "" : "/") + base;
   }
   return path;
 }
@@ -118,6 +114,13 @@ ValueRef RefOf(sqlite3_value* value) {
     default:
       return ValueRef::Null();
   }
+}
+
+std::optional<std::string> ResolvedPath(const std::string& path) {
+  // Owned at once: copying it into a std::string may throw std::bad_alloc.
+  std::unique_ptr<char, decltype(&std::free)> real(realpath(path.c_str(), nullptr), &std::free);
+  if (real == nullptr) return std::nullopt;
+  return std::string(real.get());
 }
 
 void ResultValue(sqlite3_context* context, const ValueRef& value, std::string* scratch) {

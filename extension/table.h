@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -40,6 +41,10 @@ inline constexpr std::string_view kSchemaKeyspace = "__manifold_schema";
 
 // Returns `value` as a borrowed ValueRef (bytes owned by SQLite).
 ValueRef RefOf(sqlite3_value* value);
+// Returns `path` absolute with every symlink resolved (realpath(3)), or
+// nullopt if it cannot be resolved (a part of it does not exist).
+std::optional<std::string> ResolvedPath(const std::string& path);
+
 // Sets the result of `context` to a copy of `value`. `scratch`, when given,
 // is a buffer the call may reuse to hand SQLite short text NUL-terminated.
 void ResultValue(sqlite3_context* context, const ValueRef& value,

@@ -53,6 +53,34 @@ TreeNodePtr Insert(const TreeNodePtr& node, std::shared_ptr<const TreeEntry> ent
   return copy;
 }
 
+// Insert() for a tree this handle may own: a node that nothing else refers to
+// (use_count 1, reached through nodes that are likewise unshared) belongs to
+// no snapshot, savepoint, cursor or other version, so it is changed in place
+// instead of copied. Below the first shared node, Insert() copies as before;
+// the nodes it builds are unshared, so the next Put of the same transaction
+// changes them in place. A bulk load into one transaction thus allocates one
+// node per row instead of one per tree level.
+TreeNodePtr InsertOwned(TreeNodePtr node, std::shared_ptr<const TreeEntry> entry) {
+  if (node == nullptr) return MakeNode(std::move(entry), nullptr, nullptr);
+  if (node.use_count() != 1) return Insert(node, std::move(entry));
+  // Built as a mutable TreeNode by MakeNode (make_shared<TreeNode>).
+  auto* mutable_node = const_cast<TreeNode*>(node.get());
+  int c = CompareBytes(entry->key, mutable_node->entry->key);
+  if (c == 0) {
+    mutable_node->entry = std::move(entry);
+    return node;
+  }
+  TreeNodePtr& child = c < 0 ? mutable_node->left : mutable_node->right;
+  child = InsertOwned(std::move(child), std::move(entry));
+  const int hl = Height(mutable_node->left);
+  const int hr = Height(mutable_node->right);
+  if (hl > hr + 1 || hr > hl + 1) {
+    return Balance(mutable_node->entry, mutable_node->left, mutable_node->right);
+  }
+  mutable_node->height = 1 + std::max(hl, hr);
+  return node;
+}
+
 // Returns `node` without its smallest entry, which goes to *min.
 TreeNodePtr RemoveMin(const TreeNodePtr& node, std::shared_ptr<const TreeEntry>* min) {
   if (node->left == nullptr) {
@@ -94,8 +122,8 @@ void PersistentTree::Put(Bytes key, Bytes value) {
     ++size_;
   }
   payload_bytes_ += key.size() + value.size();
-  root_ = Insert(root_, std::make_shared<const TreeEntry>(TreeEntry{std::string(key),
-                                                                     std::string(value)}));
+  root_ = InsertOwned(std::move(root_), std::make_shared<const TreeEntry>(
+                                            TreeEntry{std::string(key), std::string(value)}));
 }
 
 bool PersistentTree::Erase(Bytes key) {

@@ -145,15 +145,11 @@ int Main(int argc, char** argv) {
       "range select, 100 rows (x2000)", "full-scan aggregate",
       "point update (x10000, one transaction)"};
   std::vector<std::string> columns = {"native"};
-  std::vector<std::string> column_engines = {""};
-  for (const std::string& engine : engines) {
-    columns.push_back(engine);
-    column_engines.push_back(engine);
-  }
+  columns.insert(columns.end(), engines.begin(), engines.end());
   std::vector<std::vector<std::vector<double>>> by_column(columns.size());  // [column][run]
   for (int run = 0; run < runs; ++run) {
     for (size_t c = 0; c < columns.size(); ++c) {
-      by_column[c].push_back(RunOne(dir, column_engines[c], rows, run));
+      by_column[c].push_back(RunOne(dir, c == 0 ? "" : columns[c], rows, run));
     }
   }
   std::vector<std::vector<double>> results;

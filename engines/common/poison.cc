@@ -52,7 +52,7 @@ class PoisonCursor final : public Cursor {
  public:
   PoisonCursor(std::unique_ptr<Cursor> inner, std::shared_ptr<Poison> poison)
       : inner_(std::move(inner)), poison_(std::move(poison)) {}
-  bool Valid() const override { return !stopped_ && inner_->Valid(); }
+  bool Valid() const override { return failed_.ok() && inner_->Valid(); }
   void SeekToFirst() override { Move([&] { inner_->SeekToFirst(); }); }
   void SeekToLast() override { Move([&] { inner_->SeekToLast(); }); }
   void Seek(Bytes target) override { Move([&] { inner_->Seek(target); }); }
@@ -65,14 +65,14 @@ class PoisonCursor final : public Cursor {
     if (!inner_->Valid()) poison_->Note(inner_->status());
     return v;
   }
-  Status status() const override { return stopped_ ? failed_ : inner_->status(); }
+  Status status() const override { return failed_.ok() ? inner_->status() : failed_; }
 
  private:
   template <typename F>
   void Move(F&& move) {
-    // The common case, unpoisoned, reads one flag and builds no Status.
-    stopped_ = poison_->poisoned();
-    if (stopped_) {
+    // The common case, unpoisoned, reads one flag and builds no Status. A
+    // store never recovers from its poison, so failed_, once set, stays.
+    if (poison_->poisoned()) {
       failed_ = poison_->Check();
       return;
     }
@@ -82,8 +82,7 @@ class PoisonCursor final : public Cursor {
 
   std::unique_ptr<Cursor> inner_;
   std::shared_ptr<Poison> poison_;
-  bool stopped_ = false;  // the poison stopped the last move
-  Status failed_;         // its error, when stopped_
+  Status failed_;  // the poison error that stopped a move
 };
 
 // Forwards the reads of ReadTxn to `inner`, checking and noting the poison.

@@ -330,6 +330,47 @@ TEST_F(LmdbEngineTest, CursorsSurviveSavepointsAndKeepTheirPosition) {
   ASSERT_OK(txn->Commit());
 }
 
+// A read snapshot skips the handle lock for the keyspace it last read from
+// (lmdb_txn.cc): that shortcut must still refuse a handle whose name is not
+// the slot's, and a handle whose keyspace was dropped (and whose slot was
+// reused) since, as the locked path does.
+TEST_F(LmdbEngineTest, SnapshotReadsThroughAStaleHandleFailAsBeforeItsFirstRead) {
+  std::unique_ptr<Engine> engine = OpenOrDie();
+  ASSERT_NE(engine, nullptr);
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<WriteTxn> txn, engine->BeginWrite(kLongWait));
+    ASSERT_OK_AND_ASSIGN(Keyspace a, txn->CreateKeyspace("a"));
+    ASSERT_OK(txn->Put(a, "k", "from a"));
+    ASSERT_OK(txn->Commit());
+  }
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReadTxn> snapshot, engine->BeginRead());
+  ASSERT_OK_AND_ASSIGN(Keyspace a, snapshot->OpenKeyspace("a"));
+  EXPECT_EQ("from a", GetOr(*snapshot, a, "k"));
+  EXPECT_EQ("from a", GetOr(*snapshot, a, "k"));  // now through the shortcut
+
+  // The same slot under another name is no handle of this store.
+  std::string value = "untouched";
+  EXPECT_FALSE(snapshot->Get(Keyspace{"not a", a.id}, "k", &value).ok());
+  EXPECT_EQ("untouched", value);
+  EXPECT_EQ("from a", GetOr(*snapshot, a, "k"));
+
+  // Dropped, and its slot taken by another keyspace.
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<WriteTxn> txn, engine->BeginWrite(kLongWait));
+    ASSERT_OK(txn->DropKeyspace("a"));
+    ASSERT_OK(txn->Commit());
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<WriteTxn> txn, engine->BeginWrite(kLongWait));
+    ASSERT_OK_AND_ASSIGN(Keyspace b, txn->CreateKeyspace("b"));
+    ASSERT_OK(txn->Put(b, "k", "from b"));
+    ASSERT_OK(txn->Commit());
+  }
+  Status dropped = snapshot->Get(a, "k", &value);
+  EXPECT_FALSE(dropped.ok()) << "a dropped keyspace's handle still read '" << value << "'";
+  EXPECT_EQ("untouched", value);
+}
+
 TEST_F(LmdbEngineTest, WriteFailingInsideASavepointIsUndoneByRollingItBack) {
   std::unique_ptr<Engine> engine = OpenOrDie();
   ASSERT_NE(engine, nullptr);

@@ -42,15 +42,17 @@ namespace fork_guard_internal {
 // Counts the fork()s this process descends from, bumped in each child by a
 // pthread_atfork handler: comparing it is a load, where getpid() is a system
 // call on every engine operation.
-inline std::atomic<uint64_t>& ForkGeneration() {
-  static std::atomic<uint64_t> generation{0};
+inline std::atomic<uint64_t> fork_generation{0};
+
+// Registers the handler that counts fork()s, once per process; called by
+// every OwnerProcess before it reads the count.
+inline void CountForks() {
   static const bool registered = [] {
     ::pthread_atfork(nullptr, nullptr,
-                     [] { ForkGeneration().fetch_add(1, std::memory_order_relaxed); });
+                     [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
     return true;
   }();
   (void)registered;
-  return generation;
 }
 
 }  // namespace fork_guard_internal
@@ -59,22 +61,29 @@ class OwnerProcess {
  public:
   OwnerProcess()
       : pid_(::getpid()),
-        generation_(fork_guard_internal::ForkGeneration().load(std::memory_order_relaxed)) {}
+        generation_((fork_guard_internal::CountForks(),
+                     fork_guard_internal::fork_generation.load(std::memory_order_relaxed))) {}
   bool inherited() const {
-    return fork_guard_internal::ForkGeneration().load(std::memory_order_relaxed) != generation_;
+    return fork_guard_internal::fork_generation.load(std::memory_order_relaxed) != generation_;
   }
   // OK in the owning process; else an error naming `what` and both processes.
+  // The check is one load, inlined into every guarded call; the error is built
+  // out of line.
   Status Check(std::string_view what) const {
-    if (!inherited()) return Status::OK();
+    if (__builtin_expect(!inherited(), 1)) return Status::OK();
+    return Inherited(what);
+  }
+
+ private:
+  [[gnu::noinline, gnu::cold]] Status Inherited(std::string_view what) const {
     return Status::NotSupported(std::string(what) + " was opened by process " +
                                 std::to_string(pid_) + " before fork(); process " +
                                 std::to_string(::getpid()) +
                                 " must open its own connection (and store) to use it");
   }
 
- private:
   pid_t pid_;             // for the message
-  uint64_t generation_;   // ForkGeneration() in the owning process
+  uint64_t generation_;   // fork_generation in the owning process
 };
 
 namespace fork_guard_internal {

@@ -15,28 +15,40 @@ class Poison {
  public:
   bool poisoned() const { return poisoned_.load(std::memory_order_acquire); }
   // OK, or the IOError every operation returns once the store is poisoned.
+  // Both checks are a load or a compare, inlined into every call through the
+  // wrapper; what an error needs is done out of line.
   Status Check() const {
-    if (!poisoned()) return Status::OK();
-    std::lock_guard<std::mutex> lock(mu_);
-    return Status::IOError("an earlier I/O error poisoned this store until it is reopened (" +
-                           first_ + ")");
+    if (__builtin_expect(!poisoned(), 1)) return Status::OK();
+    return Poisoned();
   }
-  // Poisons the store if `s` is an I/O error; returns `s`.
-  const Status& Note(const Status& s) {
-    if (s.code() == Status::Code::kIOError && !poisoned_.load(std::memory_order_acquire)) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (first_.empty()) first_ = s.message();
-      poisoned_.store(true, std::memory_order_release);
-    }
+  // Poisons the store if `s` is an I/O error.
+  void Watch(const Status& s) {
+    if (__builtin_expect(s.code() == Status::Code::kIOError, 0)) Record(s);
+  }
+  // As Watch, and passes `s` on (moved, not copied).
+  Status Note(Status s) {
+    Watch(s);
     return s;
   }
   template <typename T>
   Result<T> Note(Result<T> r) {
-    if (!r.ok()) Note(r.status());
+    if (!r.ok()) Watch(r.status());
     return r;
   }
 
  private:
+  [[gnu::noinline, gnu::cold]] Status Poisoned() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Status::IOError("an earlier I/O error poisoned this store until it is reopened (" +
+                           first_ + ")");
+  }
+  [[gnu::noinline, gnu::cold]] void Record(const Status& s) {
+    if (poisoned_.load(std::memory_order_acquire)) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (first_.empty()) first_ = s.message();
+    poisoned_.store(true, std::memory_order_release);
+  }
+
   std::atomic<bool> poisoned_{false};
   mutable std::mutex mu_;
   std::string first_;  // the first error's message
@@ -62,7 +74,9 @@ class PoisonCursor final : public Cursor {
   Bytes key() const override { return inner_->key(); }
   Bytes value() override {
     Bytes v = inner_->value();
-    if (!inner_->Valid()) poison_->Note(inner_->status());
+    // A value that failed is empty (Cursor::value), so a non-empty one needs
+    // no second call.
+    if (v.empty() && !inner_->Valid()) poison_->Watch(inner_->status());
     return v;
   }
   Status status() const override { return failed_.ok() ? inner_->status() : failed_; }
@@ -77,7 +91,7 @@ class PoisonCursor final : public Cursor {
       return;
     }
     move();
-    if (!inner_->Valid()) poison_->Note(inner_->status());
+    if (!inner_->Valid()) poison_->Watch(inner_->status());
   }
 
   std::unique_ptr<Cursor> inner_;

@@ -69,7 +69,7 @@ void LmdbCursor::Land(int rc, const MDB_val& key, const MDB_val& value) {
     }
     value_ = value;
     position_epoch_ = value_epoch_ = host_->epoch();
-    status_ = Status::OK();
+    if (!status_.ok()) status_ = Status::OK();  // (assigning builds a string)
     return;
   }
   valid_ = false;

@@ -24,9 +24,13 @@ class LmdbCursorHost {
   virtual MDB_txn* innermost() = 0;
   // Changes whenever the state seen through innermost() may have changed
   // (a write, a savepoint begun, released or rolled back). Constant for reads.
-  virtual uint64_t epoch() const = 0;
+  // A plain member: a cursor reads it at every move.
+  uint64_t epoch() const { return epoch_; }
   virtual void AddCursor(LmdbCursor* cursor) = 0;
   virtual void RemoveCursor(LmdbCursor* cursor) = 0;
+
+ protected:
+  uint64_t epoch_ = 0;  // the owner bumps it
 };
 
 // The MDB_cursor under an LmdbCursor belongs to one LMDB transaction. A write

@@ -409,12 +409,18 @@ bool LmdbEnv::HandleIsLocked(MDB_dbi dbi, std::string_view name) const {
   return dbi < slot_names_.size() && !name.empty() && slot_names_[dbi] == name;
 }
 
+void LmdbEnv::SetHandleLocked(const std::string& name, MDB_dbi dbi) {
+  handles_[name] = dbi;
+  if (slot_names_.size() <= dbi) slot_names_.resize(dbi + 1);
+  if (slot_names_[dbi] == name) return;
+  slot_names_[dbi] = name;
+  handle_generation_.fetch_add(1, std::memory_order_release);
+}
+
 void LmdbEnv::AddHandles(const std::map<std::string, MDB_dbi>& handles) {
   std::unique_lock<std::shared_mutex> lock(handle_mu_);
   for (const auto& [name, dbi] : handles) {
-    handles_[name] = dbi;
-    if (slot_names_.size() <= dbi) slot_names_.resize(dbi + 1);
-    slot_names_[dbi] = name;
+    SetHandleLocked(name, dbi);
   }
 }
 
@@ -423,6 +429,7 @@ void LmdbEnv::RemoveHandleLocked(std::string_view name) {
   if (it == handles_.end()) return;
   if (it->second < slot_names_.size()) slot_names_[it->second].clear();
   handles_.erase(it);
+  handle_generation_.fetch_add(1, std::memory_order_release);
 }
 
 void LmdbEnv::set_writer_live(bool live) {
@@ -477,9 +484,7 @@ Status LmdbEnv::RefreshHandles(bool by_writer) {
   EndTxn();
   if (rc != 0) return Error(rc, "cannot open named databases");
   for (const auto& [name, dbi] : opened) {
-    handles_[name] = dbi;
-    if (slot_names_.size() <= dbi) slot_names_.resize(dbi + 1);
-    slot_names_[dbi] = name;
+    SetHandleLocked(name, dbi);
   }
   known_txnid_.store(txnid);
   return Status::OK();
@@ -590,15 +595,14 @@ Status LmdbEnv::Compact(bool sole_handle, bool* swapped) {
     std::unique_lock<std::shared_mutex> handles(handle_mu_);
     handles_.clear();
     slot_names_.clear();
+    handle_generation_.fetch_add(1, std::memory_order_release);
     MDB_txn* txn = nullptr;
     rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
     for (const std::string& name : slots) {
       MDB_dbi dbi = 0;
       if (rc == 0) rc = mdb_dbi_open(txn, name.c_str(), 0, &dbi);
       if (rc != 0) break;
-      handles_[name] = dbi;
-      if (slot_names_.size() <= dbi) slot_names_.resize(dbi + 1);
-      slot_names_[dbi] = name;
+      SetHandleLocked(name, dbi);
     }
     if (txn != nullptr) {
       if (rc == 0) {

@@ -129,6 +129,9 @@ class LmdbEnv {
   bool HandleIs(MDB_dbi dbi, std::string_view name);
   // Publishes slots opened by a committed write transaction.
   void AddHandles(const std::map<std::string, MDB_dbi>& handles);
+  // Records slot `dbi` as open for `name`. REQUIRES: handle_mutex() held
+  // exclusively.
+  void SetHandleLocked(const std::string& name, MDB_dbi dbi);
   // Forgets the slot of a dropped database.
   // REQUIRES: handle_mutex() held exclusively.
   void RemoveHandleLocked(std::string_view name);
@@ -140,6 +143,10 @@ class LmdbEnv {
   // Held shared by readers while LMDB may look a slot up by name (first use of
   // a slot in a transaction), and exclusively while mdb_drop closes a slot.
   std::shared_mutex& handle_mutex() { return handle_mu_; }
+  // Changes whenever the handle table does (a slot opened, dropped or
+  // renumbered). A reader that checked a handle at one generation knows it
+  // still holds while the generation is the same.
+  uint64_t handle_generation() const { return handle_generation_.load(std::memory_order_acquire); }
 
   // Set while a write transaction is live (RefreshHandles stays out).
   void set_writer_live(bool live);
@@ -192,6 +199,7 @@ class LmdbEnv {
   std::map<std::string, MDB_dbi, std::less<>> handles_;  // guarded by handle_mu_
   std::vector<std::string> slot_names_;                  // by slot; guarded by handle_mu_
   bool writer_live_ = false;                             // guarded by handle_mu_
+  std::atomic<uint64_t> handle_generation_{0};           // bumped under handle_mu_
   std::atomic<uint64_t> known_txnid_{kUnknownTxnid};
 };
 

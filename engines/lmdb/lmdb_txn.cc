@@ -132,11 +132,24 @@ Result<std::vector<std::string>> LmdbReadTxn::ListKeyspaces() {
 Status LmdbReadTxn::Get(const Keyspace& ks, Bytes key, std::string* value) {
   MDB_dbi dbi = static_cast<MDB_dbi>(ks.id);
   if (ks.name.empty() && dbi == env_->main_dbi()) return GetValue(*env_, txn_, dbi, key, value);
-  // LMDB may look the database up by name here; a concurrent drop would be
-  // freeing that name.
+  // A keyspace this snapshot has already read a value from is loaded: LMDB
+  // looks it up by name no more (as for a cursor's moves), and while the
+  // handle table is unchanged the handle still names it.
+  const uint64_t generation = env_->handle_generation();
+  if (dbi == loaded_dbi_ && generation == loaded_generation_ && ks.name == loaded_name_) {
+    return GetValue(*env_, txn_, dbi, key, value);
+  }
+  // Else LMDB may look the database up by name here; a concurrent drop would
+  // be freeing that name.
   std::shared_lock<std::shared_mutex> lock(env_->handle_mutex());
   if (!env_->HandleIsLocked(dbi, ks.name)) return NoKeyspace(*env_, ks.name);
-  return GetValue(*env_, txn_, dbi, key, value);
+  Status s = GetValue(*env_, txn_, dbi, key, value);
+  if (s.ok()) {  // LMDB found a value, so it has loaded the database's record
+    loaded_dbi_ = dbi;
+    loaded_generation_ = env_->handle_generation();
+    loaded_name_.assign(ks.name);
+  }
+  return s;
 }
 
 Result<std::unique_ptr<Cursor>> LmdbReadTxn::NewCursor(const Keyspace& ks) {

@@ -39,12 +39,16 @@ class LmdbReadTxn final : public ReadTxn, private LmdbCursorHost {
  private:
   LmdbReadTxn(std::shared_ptr<LmdbEnv> env, MDB_txn* txn) : env_(std::move(env)), txn_(txn) {}
   MDB_txn* innermost() override { return txn_; }
-  uint64_t epoch() const override { return 0; }
   void AddCursor(LmdbCursor*) override {}
   void RemoveCursor(LmdbCursor*) override {}
 
   std::shared_ptr<LmdbEnv> env_;
   MDB_txn* txn_;
+  // The keyspace Get last found a value in (0: none; slot 0 is never a
+  // keyspace's), with the handle generation it was checked at.
+  MDB_dbi loaded_dbi_ = 0;
+  uint64_t loaded_generation_ = 0;
+  std::string loaded_name_;
 };
 
 class LmdbWriteTxn final : public WriteTxn, private LmdbCursorHost {
@@ -90,7 +94,6 @@ class LmdbWriteTxn final : public WriteTxn, private LmdbCursorHost {
   MDB_txn* innermost() override {
     return savepoints_.empty() ? root_ : savepoints_.back().txn;
   }
-  uint64_t epoch() const override { return epoch_; }
   void AddCursor(LmdbCursor* cursor) override { cursors_.push_back(cursor); }
   void RemoveCursor(LmdbCursor* cursor) override;
   void DetachCursors();
@@ -124,7 +127,6 @@ class LmdbWriteTxn final : public WriteTxn, private LmdbCursorHost {
   bool over_ = false;
   Status poison_;
   size_t poison_depth_ = 0;
-  uint64_t epoch_ = 1;
   std::vector<LmdbCursor*> cursors_;
 };
 

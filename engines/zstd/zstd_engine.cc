@@ -226,7 +226,7 @@ class ZstdCursor final : public Cursor {
  private:
   void Moved() {
     decoded_ = false;
-    error_ = Status::OK();
+    if (!error_.ok()) error_ = Status::OK();
   }
 
   std::unique_ptr<Cursor> inner_;

@@ -76,7 +76,8 @@ class Cursor {
   // next write through its transaction, whichever comes first.
   virtual Bytes key() const = 0;
   // As key(). An engine that must decode the value (decompression) does it
-  // here; if that fails, the cursor becomes !Valid() and status() is the error.
+  // here; if that fails, it returns empty bytes, the cursor becomes !Valid()
+  // and status() is the error.
   virtual Bytes value() = 0;
 
   // Why the cursor is !Valid(): OK at the end of the keyspace, else the error.

@@ -117,7 +117,7 @@ Status TableCursor::SettleRange() {
     return Status::OK();
   }
   Bytes value = cursor_->value();
-  if (!cursor_->Valid()) {
+  if (value.empty() && !cursor_->Valid()) {  // a value that failed is empty
     eof_ = true;
     Status s = cursor_->status();
     return s.ok() ? Status::Internal("cursor lost its place reading a value") : s;

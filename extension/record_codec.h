@@ -56,6 +56,8 @@ class RecordReader {
 
   // Parses header codes until `columns` are known or the header ends.
   Status ParseThrough(size_t columns);
+  // Marks the record corrupt; returns Corruption with `what`.
+  [[gnu::cold]] Status Malformed(const std::string& what);
 
   std::string_view record_;
   size_t header_pos_ = 0;     // next unparsed header byte

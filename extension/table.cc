@@ -134,11 +134,17 @@ void ResultValue(sqlite3_context* context, const ValueRef& value, std::string* s
   // that path; long text pays one more pass for strlen, for little gain.
   constexpr size_t kTerminatedMax = 1024;
   if (value.type == ValueType::kText && scratch != nullptr && !value.bytes.empty() &&
-      value.bytes.size() <= kTerminatedMax &&
-      std::memchr(value.bytes.data(), 0, value.bytes.size()) == nullptr) {
-    scratch->assign(value.bytes.data(), value.bytes.size());  // keeps a terminator
-    sqlite3_result_text(context, scratch->c_str(), -1, SQLITE_TRANSIENT);
-    return;
+      value.bytes.size() <= kTerminatedMax) {
+    // The scratch only grows, so copying into it is a memccpy: one pass that
+    // copies and finds a NUL byte (which sends the text the other way).
+    const size_t n = value.bytes.size();
+    if (scratch->size() <= n) scratch->resize(std::max<size_t>(2 * n, 64));
+    char* out = scratch->data();
+    if (::memccpy(out, value.bytes.data(), 0, n) == nullptr) {
+      out[n] = '\0';
+      sqlite3_result_text(context, out, -1, SQLITE_TRANSIENT);
+      return;
+    }
   }
   switch (value.type) {
     case ValueType::kNull:

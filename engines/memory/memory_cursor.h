@@ -36,8 +36,8 @@ class MemoryCursor final : public Cursor {
   void SeekForPrev(Bytes target) override;
   void Next() override;
   void Prev() override;
-  Bytes key() const override { return path_.entry().key; }
-  Bytes value() override { return path_.entry().value; }
+  Bytes key() const override { return path_.entry().key(); }
+  Bytes value() override { return path_.entry().value(); }
   Status status() const override { return status_; }
 
  private:

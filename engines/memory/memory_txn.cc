@@ -29,7 +29,7 @@ Status GetIn(const MemoryCatalog& catalog, const Keyspace& ks, Bytes key, std::s
   if (!keyspace.ok()) return keyspace.status();
   const TreeEntry* entry = (*keyspace)->tree.Find(key);
   if (entry == nullptr) return Status::NotFound("key not found");
-  value->assign(entry->value);
+  value->assign(entry->value());
   return Status::OK();
 }
 

@@ -10,21 +10,68 @@
 #ifndef MANIFOLD_ENGINES_MEMORY_PERSISTENT_TREE_H_
 #define MANIFOLD_ENGINES_MEMORY_PERSISTENT_TREE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "manifold/engine.h"
 
 namespace manifold {
 
-// One key and its value. Shared by every tree version that holds it, so that
-// copying a path never copies the (possibly large) bytes.
-struct TreeEntry {
-  std::string key;
-  std::string value;
+// One key and its value, in one allocation: the bytes follow the header, so
+// reading an entry touches one block (a scan reads one after another). Shared,
+// through EntryRef, by every tree version that holds it, so that copying a
+// path never copies the (possibly large) bytes.
+class TreeEntry {
+ public:
+  TreeEntry(const TreeEntry&) = delete;
+  TreeEntry& operator=(const TreeEntry&) = delete;
+
+  Bytes key() const { return Bytes(bytes(), key_size_); }
+  Bytes value() const { return Bytes(bytes() + key_size_, value_size_); }
+
+ private:
+  friend class EntryRef;
+  TreeEntry(size_t key_size, size_t value_size) : key_size_(key_size), value_size_(value_size) {}
+  const char* bytes() const { return reinterpret_cast<const char*>(this + 1); }
+
+  // References from EntryRefs; tree versions on several threads share entries.
+  mutable std::atomic<uint64_t> refs_{1};
+  size_t key_size_;
+  size_t value_size_;
+};
+
+// A counted reference to a TreeEntry, as shared_ptr is, but with the count in
+// the entry: no control block of its own to allocate and to read.
+class EntryRef {
+ public:
+  EntryRef() = default;
+  // A new entry holding copies of `key` and `value`.
+  static EntryRef Make(Bytes key, Bytes value);
+
+  EntryRef(const EntryRef& other) noexcept : entry_(other.entry_) {
+    if (entry_ != nullptr) entry_->refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  EntryRef(EntryRef&& other) noexcept : entry_(std::exchange(other.entry_, nullptr)) {}
+  EntryRef& operator=(EntryRef other) noexcept {
+    std::swap(entry_, other.entry_);
+    return *this;
+  }
+  ~EntryRef() { Release(); }
+
+  const TreeEntry* get() const { return entry_; }
+  const TreeEntry* operator->() const { return entry_; }
+  const TreeEntry& operator*() const { return *entry_; }
+
+ private:
+  explicit EntryRef(const TreeEntry* entry) : entry_(entry) {}
+  void Release() noexcept;
+
+  const TreeEntry* entry_ = nullptr;
 };
 
 struct TreeNode;
@@ -32,7 +79,7 @@ using TreeNodePtr = std::shared_ptr<const TreeNode>;
 
 // A node is never changed after it is built.
 struct TreeNode {
-  std::shared_ptr<const TreeEntry> entry;
+  EntryRef entry;
   TreeNodePtr left;   // keys < entry->key
   TreeNodePtr right;  // keys > entry->key
   int height = 1;     // of the subtree rooted here; a leaf is 1
@@ -40,10 +87,10 @@ struct TreeNode {
 
 class PersistentTree {
  public:
-  // Approximate bytes a stored entry costs beside its key and value: the node,
-  // the entry and their two shared_ptr control blocks.
+  // Approximate bytes a stored entry costs beside its key and value: the node
+  // and its shared_ptr control block, and the entry's header.
   static constexpr uint64_t kEntryOverhead =
-      sizeof(TreeNode) + sizeof(TreeEntry) + 2 * 2 * sizeof(void*);
+      sizeof(TreeNode) + 2 * sizeof(void*) + sizeof(TreeEntry);
 
   // Creates an empty tree.
   PersistentTree() = default;

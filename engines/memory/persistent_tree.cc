@@ -1,170 +1,248 @@
 #include "memory/persistent_tree.h"
 
-#include <algorithm>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <utility>
 
 namespace manifold {
 namespace {
 
-int Height(const TreeNodePtr& node) { return node == nullptr ? 0 : node->height; }
+// A node below kMinFill entries (children) is merged with a neighbour when
+// the two fit in one node, so deletes do not leave a tree of near-empty leaves.
+constexpr int kMinFill = kTreeFanout / 4;
 
-TreeNodePtr MakeNode(EntryRef entry, TreeNodePtr left, TreeNodePtr right) {
-  auto node = std::make_shared<TreeNode>();
-  node->height = 1 + std::max(Height(left), Height(right));
-  node->entry = std::move(entry);
-  node->left = std::move(left);
-  node->right = std::move(right);
-  return node;
-}
+const TreeLeaf* AsLeaf(const TreeNode* node) { return static_cast<const TreeLeaf*>(node); }
+const TreeBranch* AsBranch(const TreeNode* node) { return static_cast<const TreeBranch*>(node); }
 
-// Builds a node from `entry` and two subtrees whose heights differ by at most
-// two, rotating so that the result is AVL-balanced again. Rotations build new
-// nodes: the subtrees may be shared with other versions.
-TreeNodePtr Balance(EntryRef entry, TreeNodePtr left, TreeNodePtr right) {
-  int hl = Height(left);
-  int hr = Height(right);
-  if (hl > hr + 1) {
-    if (Height(left->left) >= Height(left->right)) {
-      return MakeNode(left->entry, left->left, MakeNode(std::move(entry), left->right, right));
+// The first entry of `leaf` whose key is >= key (> key when !inclusive).
+int LeafBound(const TreeLeaf* leaf, Bytes key, bool inclusive) {
+  int lo = 0;
+  int hi = leaf->count;
+  while (lo < hi) {
+    const int mid = (lo + hi) / 2;
+    const int c = CompareBytes(leaf->entries[mid]->key(), key);
+    if (c < 0 || (c == 0 && !inclusive)) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
     }
-    const TreeNodePtr& lr = left->right;
-    return MakeNode(lr->entry, MakeNode(left->entry, left->left, lr->left),
-                    MakeNode(std::move(entry), lr->right, right));
   }
-  if (hr > hl + 1) {
-    if (Height(right->right) >= Height(right->left)) {
-      return MakeNode(right->entry, MakeNode(std::move(entry), left, right->left), right->right);
+  return lo;
+}
+
+// The child of `branch` whose range holds `key`.
+int ChildFor(const TreeBranch* branch, Bytes key) {
+  int lo = 1;
+  int hi = branch->count;
+  while (lo < hi) {
+    const int mid = (lo + hi) / 2;
+    if (CompareBytes(branch->keys[mid], key) <= 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
     }
-    const TreeNodePtr& rl = right->left;
-    return MakeNode(rl->entry, MakeNode(std::move(entry), left, rl->left),
-                    MakeNode(right->entry, rl->right, right->right));
   }
-  return MakeNode(std::move(entry), std::move(left), std::move(right));
+  return lo - 1;
 }
 
-// Returns `node` with `entry` inserted or replacing the entry of equal key.
-TreeNodePtr Insert(const TreeNodePtr& node, EntryRef entry) {
-  if (node == nullptr) return MakeNode(std::move(entry), nullptr, nullptr);
-  int c = CompareBytes(entry->key(), node->entry->key());
-  if (c < 0) return Balance(node->entry, Insert(node->left, std::move(entry)), node->right);
-  if (c > 0) return Balance(node->entry, node->left, Insert(node->right, std::move(entry)));
-  auto copy = std::make_shared<TreeNode>(*node);
-  copy->entry = std::move(entry);
-  return copy;
+// `node` itself, to change in place, when `owned`: nothing but its parent (or
+// the tree's root) refers to it, and likewise up to the root. Else a copy of
+// it, which *copy owns.
+template <typename Node>
+Node* Writable(const TreeNodePtr& node, bool owned, std::shared_ptr<Node>* copy) {
+  if (owned) return const_cast<Node*>(static_cast<const Node*>(node.get()));
+  *copy = std::make_shared<Node>(*static_cast<const Node*>(node.get()));
+  return copy->get();
 }
 
-// The owned node behind `node` (built by MakeNode as a mutable TreeNode).
-// REQUIRES: nothing else refers to it (see InsertOwned).
-TreeNode* Owned(const TreeNodePtr& node) { return const_cast<TreeNode*>(node.get()); }
-
-void UpdateHeight(TreeNode* node) {
-  node->height = 1 + std::max(Height(node->left), Height(node->right));
+template <typename Node>
+TreeNodePtr Finish(const TreeNodePtr& node, std::shared_ptr<Node> copy) {
+  return copy != nullptr ? TreeNodePtr(std::move(copy)) : node;
 }
 
-// Rotations of owned nodes, in place. REQUIRES: `node` and the child that
-// rises are owned.
-TreeNodePtr RotateLeftOwned(TreeNodePtr node) {
-  TreeNode* n = Owned(node);
-  TreeNodePtr risen = std::move(n->right);
-  TreeNode* r = Owned(risen);
-  n->right = std::move(r->left);
-  UpdateHeight(n);
-  r->left = std::move(node);
-  UpdateHeight(r);
-  return risen;
-}
+// The upper half of a node that split, for its parent to insert.
+struct Split {
+  TreeNodePtr right;
+  std::string key;  // the least key under `right`
+};
 
-TreeNodePtr RotateRightOwned(TreeNodePtr node) {
-  TreeNode* n = Owned(node);
-  TreeNodePtr risen = std::move(n->left);
-  TreeNode* l = Owned(risen);
-  n->left = std::move(l->right);
-  UpdateHeight(n);
-  l->right = std::move(node);
-  UpdateHeight(l);
-  return risen;
-}
+TreeNodePtr Insert(const TreeNodePtr& node, bool owned, EntryRef entry,
+                   std::optional<Split>* split);
 
-// Balance() for an owned node whose subtrees' heights differ by at most two:
-// the rotations keep the nodes they move when those are owned too, so that a
-// bulk load leaves each node where it was allocated (in key order, when rows
-// come in key order: a scan then walks memory forwards). Nodes shared with
-// another version are rebuilt by Balance(). (After an insert, the nodes that
-// rise are on the insert's path, which InsertOwned has made owned; the checks
-// keep the function safe for any caller.)
-TreeNodePtr RebalanceOwned(TreeNodePtr node) {
-  TreeNode* n = Owned(node);
-  const int hl = Height(n->left);
-  const int hr = Height(n->right);
-  if (hr > hl + 1) {
-    const TreeNodePtr& r = n->right;
-    if (r.use_count() == 1) {
-      if (Height(r->right) >= Height(r->left)) return RotateLeftOwned(std::move(node));
-      if (r->left.use_count() == 1) {
-        n->right = RotateRightOwned(std::move(n->right));
-        return RotateLeftOwned(std::move(node));
-      }
+TreeNodePtr InsertIntoLeaf(const TreeNodePtr& node, bool owned, EntryRef entry,
+                           std::optional<Split>* split) {
+  const TreeLeaf* leaf = AsLeaf(node.get());
+  const int pos = LeafBound(leaf, entry->key(), /*inclusive=*/true);
+  const bool replace = pos < leaf->count && CompareBytes(leaf->entries[pos]->key(), entry->key()) == 0;
+  if (replace || leaf->count < kTreeFanout) {
+    std::shared_ptr<TreeLeaf> copy;
+    TreeLeaf* target = Writable(node, owned, &copy);
+    if (!replace) {
+      for (int i = target->count; i > pos; --i) target->entries[i] = std::move(target->entries[i - 1]);
+      ++target->count;
     }
-    return Balance(n->entry, n->left, n->right);
+    target->entries[pos] = std::move(entry);
+    return Finish(node, std::move(copy));
   }
-  if (hl > hr + 1) {
-    const TreeNodePtr& l = n->left;
-    if (l.use_count() == 1) {
-      if (Height(l->left) >= Height(l->right)) return RotateRightOwned(std::move(node));
-      if (l->right.use_count() == 1) {
-        n->left = RotateLeftOwned(std::move(n->left));
-        return RotateRightOwned(std::move(node));
-      }
+  // Full: split. Rows that arrive in key order (pos at the end) leave the
+  // left leaf full and start a new one, so a bulk load packs its leaves.
+  auto right = std::make_shared<TreeLeaf>();
+  std::shared_ptr<TreeLeaf> copy;
+  TreeLeaf* left = Writable(node, owned, &copy);
+  const int total = kTreeFanout + 1;
+  const int keep = pos == kTreeFanout ? kTreeFanout : total / 2;
+  // Entry i of the kTreeFanout + 1 (the new one at pos) goes to the left leaf
+  // below `keep`, else to the right one.
+  for (int i = total - 1; i >= keep; --i) {
+    EntryRef& slot = right->entries[i - keep];
+    if (i == pos) {
+      slot = std::move(entry);
+    } else {
+      slot = std::move(left->entries[i > pos ? i - 1 : i]);
     }
-    return Balance(n->entry, n->left, n->right);
   }
-  n->height = 1 + std::max(hl, hr);
-  return node;
+  right->count = total - keep;
+  if (pos < keep) {
+    for (int i = keep - 1; i > pos; --i) left->entries[i] = std::move(left->entries[i - 1]);
+    left->entries[pos] = std::move(entry);
+  }
+  left->count = keep;
+  *split = Split{right, std::string(right->entries[0]->key())};
+  return Finish(node, std::move(copy));
 }
 
-// Insert() for a tree this handle may own: a node that nothing else refers to
-// (use_count 1, reached through nodes that are likewise unshared) belongs to
-// no snapshot, savepoint, cursor or other version, so it is changed in place
-// instead of copied. Below the first shared node, Insert() copies as before;
-// the nodes it builds are unshared, so the next Put of the same transaction
-// changes them in place. A bulk load into one transaction thus allocates one
-// node per row instead of one per tree level.
-TreeNodePtr InsertOwned(TreeNodePtr node, EntryRef entry) {
-  if (node == nullptr) return MakeNode(std::move(entry), nullptr, nullptr);
-  if (node.use_count() != 1) return Insert(node, std::move(entry));
-  // Built as a mutable TreeNode by MakeNode (make_shared<TreeNode>).
-  auto* mutable_node = const_cast<TreeNode*>(node.get());
-  int c = CompareBytes(entry->key(), mutable_node->entry->key());
-  if (c == 0) {
-    mutable_node->entry = std::move(entry);
-    return node;
+TreeNodePtr InsertIntoBranch(const TreeNodePtr& node, bool owned, EntryRef entry,
+                             std::optional<Split>* split) {
+  const TreeBranch* branch = AsBranch(node.get());
+  const int idx = ChildFor(branch, entry->key());
+  std::optional<Split> below;
+  const TreeNodePtr& child = branch->children[idx];
+  TreeNodePtr new_child = Insert(child, owned && child.use_count() == 1, std::move(entry), &below);
+  std::shared_ptr<TreeBranch> copy;
+  TreeBranch* target = Writable(node, owned, &copy);
+  target->children[idx] = std::move(new_child);
+  if (!below.has_value()) return Finish(node, std::move(copy));
+  const int pos = idx + 1;  // where the new child goes
+  if (target->count < kTreeFanout) {
+    for (int i = target->count; i > pos; --i) {
+      target->children[i] = std::move(target->children[i - 1]);
+      target->keys[i] = std::move(target->keys[i - 1]);
+    }
+    target->children[pos] = std::move(below->right);
+    target->keys[pos] = std::move(below->key);
+    ++target->count;
+    return Finish(node, std::move(copy));
   }
-  TreeNodePtr& child = c < 0 ? mutable_node->left : mutable_node->right;
-  child = InsertOwned(std::move(child), std::move(entry));
-  return RebalanceOwned(std::move(node));
+  // Full: split as a leaf does; the right branch's least key goes up.
+  auto right = std::make_shared<TreeBranch>();
+  const int total = kTreeFanout + 1;
+  const int keep = pos == kTreeFanout ? kTreeFanout : total / 2;
+  std::string up;
+  for (int i = total - 1; i >= keep; --i) {
+    TreeNodePtr moved_child;
+    std::string moved_key;
+    if (i == pos) {
+      moved_child = std::move(below->right);
+      moved_key = std::move(below->key);
+    } else {
+      const int from = i > pos ? i - 1 : i;
+      moved_child = std::move(target->children[from]);
+      moved_key = std::move(target->keys[from]);
+    }
+    right->children[i - keep] = std::move(moved_child);
+    if (i == keep) {
+      up = std::move(moved_key);
+    } else {
+      right->keys[i - keep] = std::move(moved_key);
+    }
+  }
+  right->count = total - keep;
+  if (pos < keep) {
+    for (int i = keep - 1; i > pos; --i) {
+      target->children[i] = std::move(target->children[i - 1]);
+      target->keys[i] = std::move(target->keys[i - 1]);
+    }
+    target->children[pos] = std::move(below->right);
+    target->keys[pos] = std::move(below->key);
+  }
+  target->count = keep;
+  *split = Split{right, std::move(up)};
+  return Finish(node, std::move(copy));
 }
 
-// Returns `node` without its smallest entry, which goes to *min.
-TreeNodePtr RemoveMin(const TreeNodePtr& node, EntryRef* min) {
-  if (node->left == nullptr) {
-    *min = node->entry;
-    return node->right;
-  }
-  return Balance(node->entry, RemoveMin(node->left, min), node->right);
+// Returns `node` with `entry` put in: changed in place when `owned`, else a
+// copy. When the node had to split, its upper half is in *split.
+TreeNodePtr Insert(const TreeNodePtr& node, bool owned, EntryRef entry,
+                   std::optional<Split>* split) {
+  return node->leaf ? InsertIntoLeaf(node, owned, std::move(entry), split)
+                    : InsertIntoBranch(node, owned, std::move(entry), split);
 }
 
-// REQUIRES: `key` is in the subtree. Returns it without `key`.
-TreeNodePtr Remove(const TreeNodePtr& node, Bytes key) {
-  int c = CompareBytes(key, node->entry->key());
-  if (c < 0) return Balance(node->entry, Remove(node->left, key), node->right);
-  if (c > 0) return Balance(node->entry, node->left, Remove(node->right, key));
-  if (node->left == nullptr) return node->right;
-  if (node->right == nullptr) return node->left;
-  EntryRef successor;
-  TreeNodePtr right = RemoveMin(node->right, &successor);
-  return Balance(std::move(successor), node->left, std::move(right));
+// A new node holding `left`'s entries (children) then `right`'s; `separator`
+// is the least key under `right` (for branches).
+TreeNodePtr Merge(const TreeNode* left, const TreeNode* right, const std::string& separator) {
+  if (left->leaf) {
+    auto merged = std::make_shared<TreeLeaf>(*AsLeaf(left));
+    for (int i = 0; i < right->count; ++i) {
+      merged->entries[merged->count++] = AsLeaf(right)->entries[i];
+    }
+    return merged;
+  }
+  auto merged = std::make_shared<TreeBranch>(*AsBranch(left));
+  for (int i = 0; i < right->count; ++i) {
+    merged->children[merged->count] = AsBranch(right)->children[i];
+    merged->keys[merged->count] = i == 0 ? separator : AsBranch(right)->keys[i];
+    ++merged->count;
+  }
+  return merged;
+}
+
+// Removes child `i` (and the key that bounds it) from `branch`.
+void RemoveChild(TreeBranch* branch, int i) {
+  for (int j = i; j + 1 < branch->count; ++j) {
+    branch->children[j] = std::move(branch->children[j + 1]);
+    branch->keys[j] = std::move(branch->keys[j + 1]);
+  }
+  --branch->count;
+  branch->children[branch->count] = nullptr;
+  branch->keys[branch->count].clear();
+  branch->keys[0].clear();  // unused; child 0 may have been removed
+}
+
+// REQUIRES: `key` is in the subtree. Returns it without `key`, changed in
+// place when `owned`. A node left with no entries (children) is returned as
+// it is, for the parent to drop.
+TreeNodePtr Remove(const TreeNodePtr& node, bool owned, Bytes key) {
+  if (node->leaf) {
+    const int pos = LeafBound(AsLeaf(node.get()), key, /*inclusive=*/true);
+    std::shared_ptr<TreeLeaf> copy;
+    TreeLeaf* target = Writable(node, owned, &copy);
+    for (int i = pos; i + 1 < target->count; ++i) target->entries[i] = std::move(target->entries[i + 1]);
+    --target->count;
+    target->entries[target->count] = EntryRef();
+    return Finish(node, std::move(copy));
+  }
+  const TreeBranch* branch = AsBranch(node.get());
+  const int idx = ChildFor(branch, key);
+  const TreeNodePtr& child = branch->children[idx];
+  TreeNodePtr new_child = Remove(child, owned && child.use_count() == 1, key);
+  std::shared_ptr<TreeBranch> copy;
+  TreeBranch* target = Writable(node, owned, &copy);
+  target->children[idx] = std::move(new_child);
+  const TreeNode* changed = target->children[idx].get();
+  if (changed->count == 0) {
+    RemoveChild(target, idx);
+  } else if (changed->count < kMinFill && target->count > 1) {
+    const int left = idx > 0 ? idx - 1 : idx;
+    const int right = left + 1;
+    if (target->children[left]->count + target->children[right]->count <= kTreeFanout) {
+      target->children[left] = Merge(target->children[left].get(), target->children[right].get(),
+                                     target->keys[right]);
+      RemoveChild(target, right);
+    }
+  }
+  return Finish(node, std::move(copy));
 }
 
 }  // namespace
@@ -187,23 +265,47 @@ void EntryRef::Release() noexcept {
 
 const TreeEntry* PersistentTree::Find(Bytes key) const {
   const TreeNode* node = root_.get();
-  while (node != nullptr) {
-    int c = CompareBytes(key, node->entry->key());
-    if (c == 0) return node->entry.get();
-    node = c < 0 ? node->left.get() : node->right.get();
+  if (node == nullptr) return nullptr;
+  while (!node->leaf) node = AsBranch(node)->children[ChildFor(AsBranch(node), key)].get();
+  const TreeLeaf* leaf = AsLeaf(node);
+  const int pos = LeafBound(leaf, key, /*inclusive=*/true);
+  if (pos < leaf->count && CompareBytes(leaf->entries[pos]->key(), key) == 0) {
+    return leaf->entries[pos].get();
   }
   return nullptr;
 }
 
+// A node is changed in place when nothing but the path from this tree's root
+// refers to it (use_count 1 all the way down): such a node belongs to no
+// snapshot, savepoint, cursor or other version. A cursor holds its version's
+// root, so the root of a tree a cursor walks is shared and every write copies
+// its path. Below the first shared node the path is copied; the copies are
+// then owned, so the next Put of the same transaction changes them in place,
+// and a bulk load into one transaction allocates about one leaf per
+// kTreeFanout rows.
 void PersistentTree::Put(Bytes key, Bytes value) {
   const TreeEntry* old = Find(key);
+  EntryRef entry = EntryRef::Make(key, value);
+  // root_ stays as it is until the new version is complete.
+  const bool owned = root_ == nullptr || root_.use_count() == 1;
+  TreeNodePtr root = root_ != nullptr ? root_ : std::make_shared<TreeLeaf>();
+  std::optional<Split> split;
+  root = Insert(root, owned, std::move(entry), &split);
+  if (split.has_value()) {
+    auto top = std::make_shared<TreeBranch>();
+    top->children[0] = std::move(root);
+    top->children[1] = std::move(split->right);
+    top->keys[1] = std::move(split->key);
+    top->count = 2;
+    root = std::move(top);
+  }
   if (old != nullptr) {
     payload_bytes_ -= old->key().size() + old->value().size();
   } else {
     ++size_;
   }
   payload_bytes_ += key.size() + value.size();
-  root_ = InsertOwned(std::move(root_), EntryRef::Make(key, value));
+  root_ = std::move(root);
 }
 
 bool PersistentTree::Erase(Bytes key) {
@@ -211,7 +313,11 @@ bool PersistentTree::Erase(Bytes key) {
   if (old == nullptr) return false;  // no path copy for a delete that changes nothing
   payload_bytes_ -= old->key().size() + old->value().size();
   --size_;
-  root_ = Remove(root_, key);
+  TreeNodePtr root = Remove(root_, root_.use_count() == 1, key);
+  // A root branch with one child hands over to it; an empty tree has no root.
+  while (!root->leaf && root->count == 1) root = AsBranch(root.get())->children[0];
+  if (root->count == 0) root = nullptr;
+  root_ = std::move(root);
   return true;
 }
 
@@ -220,79 +326,98 @@ void TreePath::Reset(TreeNodePtr root) {
   root_ = std::move(root);
 }
 
+void TreePath::DescendFirst(const TreeNode* node) {
+  while (!node->leaf) {
+    path_.push_back(Step{node, 0});
+    node = AsBranch(node)->children[0].get();
+  }
+  path_.push_back(Step{node, 0});
+}
+
+void TreePath::DescendLast(const TreeNode* node) {
+  while (!node->leaf) {
+    path_.push_back(Step{node, node->count - 1});
+    node = AsBranch(node)->children[node->count - 1].get();
+  }
+  path_.push_back(Step{node, node->count - 1});
+}
+
+void TreePath::NextLeaf() {
+  path_.pop_back();
+  while (!path_.empty()) {
+    Step& up = path_.back();
+    if (up.index + 1 < up.node->count) {
+      ++up.index;
+      DescendFirst(AsBranch(up.node)->children[up.index].get());
+      return;
+    }
+    path_.pop_back();
+  }
+}
+
+void TreePath::PrevLeaf() {
+  path_.pop_back();
+  while (!path_.empty()) {
+    Step& up = path_.back();
+    if (up.index > 0) {
+      --up.index;
+      DescendLast(AsBranch(up.node)->children[up.index].get());
+      return;
+    }
+    path_.pop_back();
+  }
+}
+
 void TreePath::SeekToFirst() {
   path_.clear();
-  for (const TreeNode* node = root_.get(); node != nullptr; node = node->left.get()) {
-    path_.push_back(node);
-  }
+  if (root_ == nullptr || root_->count == 0) return;
+  DescendFirst(root_.get());
 }
 
 void TreePath::SeekToLast() {
   path_.clear();
-  for (const TreeNode* node = root_.get(); node != nullptr; node = node->right.get()) {
-    path_.push_back(node);
-  }
+  if (root_ == nullptr || root_->count == 0) return;
+  DescendLast(root_.get());
 }
 
-// Both seeks walk one root-to-leaf path and keep it up to the deepest node
-// that qualifies: that node is the answer, and the kept prefix is its path.
 void TreePath::SeekAfter(Bytes target, bool inclusive) {
   path_.clear();
-  size_t keep = 0;
-  for (const TreeNode* node = root_.get(); node != nullptr;) {
-    path_.push_back(node);
-    int c = CompareBytes(node->entry->key(), target);
-    if (c > 0 || (c == 0 && inclusive)) {
-      keep = path_.size();
-      node = node->left.get();
-    } else {
-      node = node->right.get();
-    }
+  if (root_ == nullptr || root_->count == 0) return;
+  const TreeNode* node = root_.get();
+  while (!node->leaf) {
+    const int idx = ChildFor(AsBranch(node), target);
+    path_.push_back(Step{node, idx});
+    node = AsBranch(node)->children[idx].get();
   }
-  path_.resize(keep);
+  const int pos = LeafBound(AsLeaf(node), target, inclusive);
+  path_.push_back(Step{node, pos});
+  if (pos == node->count) NextLeaf();  // the answer starts the next leaf
 }
 
 void TreePath::SeekBefore(Bytes target, bool inclusive) {
   path_.clear();
-  size_t keep = 0;
-  for (const TreeNode* node = root_.get(); node != nullptr;) {
-    path_.push_back(node);
-    int c = CompareBytes(node->entry->key(), target);
-    if (c < 0 || (c == 0 && inclusive)) {
-      keep = path_.size();
-      node = node->right.get();
-    } else {
-      node = node->left.get();
-    }
+  if (root_ == nullptr || root_->count == 0) return;
+  const TreeNode* node = root_.get();
+  while (!node->leaf) {
+    const int idx = ChildFor(AsBranch(node), target);
+    path_.push_back(Step{node, idx});
+    node = AsBranch(node)->children[idx].get();
   }
-  path_.resize(keep);
+  const int pos = LeafBound(AsLeaf(node), target, !inclusive) - 1;
+  path_.push_back(Step{node, pos});
+  if (pos < 0) PrevLeaf();  // the answer ends the previous leaf
 }
 
 void TreePath::Next() {
-  const TreeNode* node = path_.back();
-  if (node->right != nullptr) {
-    for (node = node->right.get(); node != nullptr; node = node->left.get()) path_.push_back(node);
-  } else {
-    // Climb until we leave a left subtree; that parent is the successor.
-    for (;;) {
-      const TreeNode* child = path_.back();
-      path_.pop_back();
-      if (path_.empty() || path_.back()->left.get() == child) break;
-    }
-  }
+  Step& at = path_.back();
+  if (++at.index < at.node->count) return;
+  NextLeaf();
 }
 
 void TreePath::Prev() {
-  const TreeNode* node = path_.back();
-  if (node->left != nullptr) {
-    for (node = node->left.get(); node != nullptr; node = node->right.get()) path_.push_back(node);
-    return;
-  }
-  for (;;) {
-    const TreeNode* child = path_.back();
-    path_.pop_back();
-    if (path_.empty() || path_.back()->right.get() == child) return;
-  }
+  Step& at = path_.back();
+  if (--at.index >= 0) return;
+  PrevLeaf();
 }
 
 }  // namespace manifold

@@ -1,8 +1,10 @@
-// PersistentTree: the memory engine's ordered map, an immutable AVL tree whose
-// updates copy only the O(log n) nodes on the path they change. A copy of a
-// tree is O(1) and independent of the original, so a snapshot, a savepoint or
-// a commit is just a copy of a root pointer. TreePath is a position in one
-// version of a tree (a cursor's state).
+// PersistentTree: the memory engine's ordered map, an immutable B+tree whose
+// updates copy only the nodes on the path they change (a leaf and its
+// branches). A copy of a tree is O(1) and independent of the original, so a
+// snapshot, a savepoint or a commit is just a copy of a root pointer. Leaves
+// hold up to kTreeFanout entries side by side, so a scan walks an array and
+// not a chain of pointers. TreePath is a position in one version of a tree (a
+// cursor's state).
 //
 // Thread-safety: a tree version is immutable and may be read by any number of
 // threads at once; a PersistentTree object (the handle that points at one
@@ -74,23 +76,41 @@ class EntryRef {
   const TreeEntry* entry_ = nullptr;
 };
 
+// Entries per leaf and children per branch, at most.
+constexpr int kTreeFanout = 32;
+
 struct TreeNode;
 using TreeNodePtr = std::shared_ptr<const TreeNode>;
 
-// A node is never changed after it is built.
+// A node is never changed once another version or a cursor may see it (see
+// PersistentTree::Put). Leaves and branches share this header; `leaf` says
+// which one a node is. Only an empty tree's root is an empty leaf.
 struct TreeNode {
-  EntryRef entry;
-  TreeNodePtr left;   // keys < entry->key
-  TreeNodePtr right;  // keys > entry->key
-  int height = 1;     // of the subtree rooted here; a leaf is 1
+  const bool leaf;
+  int count = 0;  // entries of a leaf, children of a branch
+
+ protected:
+  explicit TreeNode(bool is_leaf) : leaf(is_leaf) {}
+};
+
+struct TreeLeaf : TreeNode {
+  TreeLeaf() : TreeNode(true) {}
+  EntryRef entries[kTreeFanout];  // [0, count), in key order
+};
+
+struct TreeBranch : TreeNode {
+  TreeBranch() : TreeNode(false) {}
+  TreeNodePtr children[kTreeFanout];  // [0, count)
+  // keys[i] (i >= 1): every key under children[i - 1] is < keys[i] <= every
+  // key under children[i]. keys[0] is unused.
+  std::string keys[kTreeFanout];
 };
 
 class PersistentTree {
  public:
-  // Approximate bytes a stored entry costs beside its key and value: the node
-  // and its shared_ptr control block, and the entry's header.
-  static constexpr uint64_t kEntryOverhead =
-      sizeof(TreeNode) + 2 * sizeof(void*) + sizeof(TreeEntry);
+  // Approximate bytes a stored entry costs beside its key and value: its
+  // header, and its slot in a leaf (leaves are half to wholly full).
+  static constexpr uint64_t kEntryOverhead = sizeof(TreeEntry) + 2 * sizeof(EntryRef);
 
   // Creates an empty tree.
   PersistentTree() = default;
@@ -99,7 +119,9 @@ class PersistentTree {
   // tree version (or TreePath) that holds it; at least until this tree changes.
   const TreeEntry* Find(Bytes key) const;
 
-  // Sets `key` to `value`, replacing any old value. O(log n) new nodes.
+  // Sets `key` to `value`, replacing any old value. Copies the O(log n) nodes
+  // on the key's path that another version or a cursor may see, and changes
+  // the others in place.
   void Put(Bytes key, Bytes value);
 
   // Removes `key`; returns false (and changes nothing) if it was absent.
@@ -144,13 +166,29 @@ class TreePath {
 
   bool Valid() const { return !path_.empty(); }
   // REQUIRES: Valid(). Lives as long as this path's root.
-  const TreeEntry& entry() const { return *path_.back()->entry; }
+  const TreeEntry& entry() const {
+    const Step& at = path_.back();
+    return *static_cast<const TreeLeaf*>(at.node)->entries[at.index];
+  }
   const TreeNodePtr& root() const { return root_; }
 
  private:
+  struct Step {
+    const TreeNode* node;
+    int index;  // the child (branch) or entry (leaf) the path goes through
+  };
+  // Descends from path_.back()'s chosen child (or from the root when the path
+  // is empty) to the first (last) entry of that subtree.
+  void DescendFirst(const TreeNode* node);
+  void DescendLast(const TreeNode* node);
+  // From the end of a leaf, moves to the first (last) entry of the next
+  // (previous) leaf, or unplaced.
+  void NextLeaf();
+  void PrevLeaf();
+
   TreeNodePtr root_;
-  // Nodes from root_ down to the current one. Raw pointers: root_ owns them.
-  std::vector<const TreeNode*> path_;
+  // From root_ down to the current entry's leaf. Raw pointers: root_ owns them.
+  std::vector<Step> path_;
 };
 
 }  // namespace manifold

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "test_env.h"
+
 namespace manifold {
 namespace {
 
@@ -83,17 +85,20 @@ void ExpectSeeks(const PersistentTree& tree, const Model& model, const std::stri
 }
 
 TEST(PersistentTreeTest, RandomWritesMatchAMapAndSnapshotsNeverChange) {
-  std::mt19937_64 rng(20261205);
+  const uint64_t seed = testing::TestSeed(20261205);
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (MANIFOLD_SEED to repeat)");
+  std::mt19937_64 rng(seed);
   PersistentTree tree;
   Model model;
   std::vector<std::pair<PersistentTree, Model>> snapshots;
   const uint64_t key_space = 6000;
-  for (int op = 0; op < 40000; ++op) {
+  const int ops = testing::Iterations(40000, 400000);
+  for (int op = 0; op < ops; ++op) {
     const uint64_t n = rng() % key_space;
     const std::string key = Key(n);
     // Phases: mostly puts (the tree grows to thousands of keys), then
     // mostly erases (leaves empty out and merge), then mixed.
-    const int erase_percent = op < 15000 ? 10 : (op < 30000 ? 80 : 40);
+    const int erase_percent = op < ops * 3 / 8 ? 10 : (op < ops * 3 / 4 ? 80 : 40);
     if (static_cast<int>(rng() % 100) < erase_percent) {
       const bool present = model.erase(key) == 1;
       EXPECT_EQ(present, tree.Erase(key)) << key;

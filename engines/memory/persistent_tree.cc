@@ -284,7 +284,10 @@ const TreeEntry* PersistentTree::Find(Bytes key) const {
 // and a bulk load into one transaction allocates about one leaf per
 // kTreeFanout rows.
 void PersistentTree::Put(Bytes key, Bytes value) {
+  // (The old entry may be freed by the insert: read its size first.)
   const TreeEntry* old = Find(key);
+  const bool replacing = old != nullptr;
+  const uint64_t old_bytes = replacing ? old->key().size() + old->value().size() : 0;
   EntryRef entry = EntryRef::Make(key, value);
   // root_ stays as it is until the new version is complete.
   const bool owned = root_ == nullptr || root_.use_count() == 1;
@@ -299,8 +302,8 @@ void PersistentTree::Put(Bytes key, Bytes value) {
     top->count = 2;
     root = std::move(top);
   }
-  if (old != nullptr) {
-    payload_bytes_ -= old->key().size() + old->value().size();
+  if (replacing) {
+    payload_bytes_ -= old_bytes;
   } else {
     ++size_;
   }

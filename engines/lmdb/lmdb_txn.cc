@@ -145,9 +145,9 @@ Status LmdbReadTxn::Get(const Keyspace& ks, Bytes key, std::string* value) {
   if (!env_->HandleIsLocked(dbi, ks.name)) return NoKeyspace(*env_, ks.name);
   Status s = GetValue(*env_, txn_, dbi, key, value);
   if (s.ok()) {  // LMDB found a value, so it has loaded the database's record
+    loaded_name_.assign(ks.name);  // first: if it throws, the old triple stands
     loaded_dbi_ = dbi;
     loaded_generation_ = env_->handle_generation();
-    loaded_name_.assign(ks.name);
   }
   return s;
 }

@@ -56,6 +56,8 @@ Node* Writable(const TreeNodePtr& node, bool owned, std::shared_ptr<Node>* copy)
   return copy->get();
 }
 
+// What a change of `node` hands back to its parent: the copy Writable made,
+// if it made one, else `node` (changed in place).
 template <typename Node>
 TreeNodePtr Finish(const TreeNodePtr& node, std::shared_ptr<Node> copy) {
   return copy != nullptr ? TreeNodePtr(std::move(copy)) : node;

@@ -34,6 +34,9 @@ std::string Key(uint64_t n) {
 // Every entry of `tree`, forwards and backwards, equals the model's.
 void ExpectSame(const PersistentTree& tree, const Model& model, const std::string& when) {
   ASSERT_EQ(model.size(), tree.size()) << when;
+  uint64_t payload = 0;
+  for (const auto& [key, value] : model) payload += key.size() + value.size();
+  EXPECT_EQ(payload, tree.payload_bytes()) << when;
   TreePath path;
   path.Reset(tree.root());
   path.SeekToFirst();

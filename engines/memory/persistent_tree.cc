@@ -70,17 +70,20 @@ struct Split {
 };
 
 TreeNodePtr Insert(const TreeNodePtr& node, bool owned, EntryRef entry,
-                   std::optional<Split>* split);
+                   std::optional<Split>* split, std::optional<uint64_t>* replaced);
 
 TreeNodePtr InsertIntoLeaf(const TreeNodePtr& node, bool owned, EntryRef entry,
-                           std::optional<Split>* split) {
+                           std::optional<Split>* split, std::optional<uint64_t>* replaced) {
   const TreeLeaf* leaf = AsLeaf(node.get());
   const int pos = LeafBound(leaf, entry->key(), /*inclusive=*/true);
   const bool replace = pos < leaf->count && CompareBytes(leaf->entries[pos]->key(), entry->key()) == 0;
   if (replace || leaf->count < kTreeFanout) {
     std::shared_ptr<TreeLeaf> copy;
     TreeLeaf* target = Writable(node, owned, &copy);
-    if (!replace) {
+    if (replace) {
+      const TreeEntry& old = *target->entries[pos];
+      *replaced = old.key().size() + old.value().size();
+    } else {
       for (int i = target->count; i > pos; --i) target->entries[i] = std::move(target->entries[i - 1]);
       ++target->count;
     }
@@ -115,12 +118,13 @@ TreeNodePtr InsertIntoLeaf(const TreeNodePtr& node, bool owned, EntryRef entry,
 }
 
 TreeNodePtr InsertIntoBranch(const TreeNodePtr& node, bool owned, EntryRef entry,
-                             std::optional<Split>* split) {
+                             std::optional<Split>* split, std::optional<uint64_t>* replaced) {
   const TreeBranch* branch = AsBranch(node.get());
   const int idx = ChildFor(branch, entry->key());
   std::optional<Split> below;
   const TreeNodePtr& child = branch->children[idx];
-  TreeNodePtr new_child = Insert(child, owned && child.use_count() == 1, std::move(entry), &below);
+  TreeNodePtr new_child =
+      Insert(child, owned && child.use_count() == 1, std::move(entry), &below, replaced);
   std::shared_ptr<TreeBranch> copy;
   TreeBranch* target = Writable(node, owned, &copy);
   target->children[idx] = std::move(new_child);
@@ -174,11 +178,12 @@ TreeNodePtr InsertIntoBranch(const TreeNodePtr& node, bool owned, EntryRef entry
 }
 
 // Returns `node` with `entry` put in: changed in place when `owned`, else a
-// copy. When the node had to split, its upper half is in *split.
+// copy. When the node had to split, its upper half is in *split; when the
+// entry replaced one of the same key, *replaced is that one's size.
 TreeNodePtr Insert(const TreeNodePtr& node, bool owned, EntryRef entry,
-                   std::optional<Split>* split) {
-  return node->leaf ? InsertIntoLeaf(node, owned, std::move(entry), split)
-                    : InsertIntoBranch(node, owned, std::move(entry), split);
+                   std::optional<Split>* split, std::optional<uint64_t>* replaced) {
+  return node->leaf ? InsertIntoLeaf(node, owned, std::move(entry), split, replaced)
+                    : InsertIntoBranch(node, owned, std::move(entry), split, replaced);
 }
 
 // A new node holding `left`'s entries (children) then `right`'s; `separator`
@@ -286,16 +291,13 @@ const TreeEntry* PersistentTree::Find(Bytes key) const {
 // and a bulk load into one transaction allocates about one leaf per
 // kTreeFanout rows.
 void PersistentTree::Put(Bytes key, Bytes value) {
-  // (The old entry may be freed by the insert: read its size first.)
-  const TreeEntry* old = Find(key);
-  const bool replacing = old != nullptr;
-  const uint64_t old_bytes = replacing ? old->key().size() + old->value().size() : 0;
   EntryRef entry = EntryRef::Make(key, value);
   // root_ stays as it is until the new version is complete.
   const bool owned = root_ == nullptr || root_.use_count() == 1;
   TreeNodePtr root = root_ != nullptr ? root_ : std::make_shared<TreeLeaf>();
   std::optional<Split> split;
-  root = Insert(root, owned, std::move(entry), &split);
+  std::optional<uint64_t> replaced;  // read by the insert before it lets go
+  root = Insert(root, owned, std::move(entry), &split, &replaced);
   if (split.has_value()) {
     auto top = std::make_shared<TreeBranch>();
     top->children[0] = std::move(root);
@@ -304,8 +306,8 @@ void PersistentTree::Put(Bytes key, Bytes value) {
     top->count = 2;
     root = std::move(top);
   }
-  if (replacing) {
-    payload_bytes_ -= old_bytes;
+  if (replaced.has_value()) {
+    payload_bytes_ -= *replaced;
   } else {
     ++size_;
   }
@@ -385,31 +387,31 @@ void TreePath::SeekToLast() {
   DescendLast(root_.get());
 }
 
-void TreePath::SeekAfter(Bytes target, bool inclusive) {
+const TreeNode* TreePath::DescendTo(Bytes target) {
   path_.clear();
-  if (root_ == nullptr || root_->count == 0) return;
+  if (root_ == nullptr || root_->count == 0) return nullptr;
   const TreeNode* node = root_.get();
   while (!node->leaf) {
     const int idx = ChildFor(AsBranch(node), target);
     path_.push_back(Step{node, idx});
     node = AsBranch(node)->children[idx].get();
   }
-  const int pos = LeafBound(AsLeaf(node), target, inclusive);
-  path_.push_back(Step{node, pos});
-  if (pos == node->count) NextLeaf();  // the answer starts the next leaf
+  return node;
+}
+
+void TreePath::SeekAfter(Bytes target, bool inclusive) {
+  const TreeNode* leaf = DescendTo(target);
+  if (leaf == nullptr) return;
+  const int pos = LeafBound(AsLeaf(leaf), target, inclusive);
+  path_.push_back(Step{leaf, pos});
+  if (pos == leaf->count) NextLeaf();  // the answer starts the next leaf
 }
 
 void TreePath::SeekBefore(Bytes target, bool inclusive) {
-  path_.clear();
-  if (root_ == nullptr || root_->count == 0) return;
-  const TreeNode* node = root_.get();
-  while (!node->leaf) {
-    const int idx = ChildFor(AsBranch(node), target);
-    path_.push_back(Step{node, idx});
-    node = AsBranch(node)->children[idx].get();
-  }
-  const int pos = LeafBound(AsLeaf(node), target, !inclusive) - 1;
-  path_.push_back(Step{node, pos});
+  const TreeNode* leaf = DescendTo(target);
+  if (leaf == nullptr) return;
+  const int pos = LeafBound(AsLeaf(leaf), target, !inclusive) - 1;
+  path_.push_back(Step{leaf, pos});
   if (pos < 0) PrevLeaf();  // the answer ends the previous leaf
 }
 

@@ -181,6 +181,9 @@ class TreePath {
   // is empty) to the first (last) entry of that subtree.
   void DescendFirst(const TreeNode* node);
   void DescendLast(const TreeNode* node);
+  // Clears the path and walks the branches toward `target`, recording them;
+  // returns the leaf reached (not yet on the path), or null for an empty tree.
+  const TreeNode* DescendTo(Bytes target);
   // From the end of a leaf, moves to the first (last) entry of the next
   // (previous) leaf, or unplaced.
   void NextLeaf();

@@ -472,6 +472,62 @@ TEST_F(LmdbEngineTest, ReaderSlotOfADeadProcessIsReclaimed) {
   EXPECT_EQ("v", Read(*engine, "k"));
 }
 
+// Ended read transactions leave their LMDB handle (reset) for the next one
+// to renew: each renewed snapshot is current, and a kept handle pins no
+// snapshot, so the writer keeps reusing freed pages.
+TEST_F(LmdbEngineTest, KeptReadHandlesSeeEveryNewCommitAndPinNoSnapshot) {
+  std::unique_ptr<Engine> engine = OpenOrDie();
+  ASSERT_NE(engine, nullptr);
+  Commit(*engine, "k", "v0");
+  {
+    // Two at once, so two handles are kept.
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReadTxn> a, engine->BeginRead());
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReadTxn> b, engine->BeginRead());
+    ASSERT_OK_AND_ASSIGN(Keyspace ks, a->OpenKeyspace("ks"));
+    EXPECT_EQ("v0", GetOr(*a, ks, "k"));
+    EXPECT_EQ("v0", GetOr(*b, ks, "k"));
+  }
+  for (int i = 1; i <= 3; ++i) {
+    Commit(*engine, "k", "v" + std::to_string(i));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReadTxn> a, engine->BeginRead());
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReadTxn> b, engine->BeginRead());
+    ASSERT_OK_AND_ASSIGN(Keyspace ks, a->OpenKeyspace("ks"));
+    EXPECT_EQ("v" + std::to_string(i), GetOr(*a, ks, "k"));
+    EXPECT_EQ("v" + std::to_string(i), GetOr(*b, ks, "k"));
+  }
+  // After a read, 200 commits rewrite a 256 KiB value. Were the kept handle
+  // still pinning the snapshot it read, none of the pages they free could be
+  // reused and the file would grow by the value's size per commit (50 MiB).
+  const std::string big(256 << 10, 'x');
+  Commit(*engine, "big", big);
+  ASSERT_EQ(big, Read(*engine, "big"));
+  ASSERT_OK_AND_ASSIGN(uint64_t before, engine->EstimatedSize());
+  for (int i = 0; i < 200; ++i) Commit(*engine, "big", big + std::to_string(i));
+  ASSERT_OK_AND_ASSIGN(uint64_t after, engine->EstimatedSize());
+  EXPECT_LT(after, before + (8u << 20)) << "before " << before << " after " << after;
+  EXPECT_EQ(big + "199", Read(*engine, "big"));
+}
+
+// A store with few reader slots keeps no idle handle: another process gets
+// the only slot as soon as this process's read ends.
+TEST_F(LmdbEngineTest, StoreWithFewReaderSlotsKeepsNoneIdleForAnotherProcess) {
+  options_.engine_options["max_readers"] = "1";
+  std::unique_ptr<Engine> engine = OpenOrDie();
+  ASSERT_NE(engine, nullptr);
+  Commit(*engine, "k", "v");
+  EXPECT_EQ("v", Read(*engine, "k"));
+  pid_t child = Fork([&]() -> int {
+    MDB_env* env = nullptr;
+    if (mdb_env_create(&env) != 0) return 10;
+    mdb_env_set_maxdbs(env, 8);
+    if (mdb_env_open(env, path_.c_str(), MDB_NOTLS, 0644) != 0) return 11;
+    MDB_txn* txn = nullptr;
+    return mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0 ? 0 : 12;
+  });
+  ASSERT_GT(child, 0);
+  EXPECT_EQ(0, WaitExit(child));
+}
+
 TEST_F(LmdbEngineTest, CompactGivesSpaceBackAndKeepsContents) {
   std::unique_ptr<Engine> engine = OpenOrDie();
   ASSERT_NE(engine, nullptr);

@@ -133,6 +133,10 @@ LmdbEnv::LmdbEnv(std::string path, const LmdbEnvOptions& options)
       options_(options) {}
 
 LmdbEnv::~LmdbEnv() {
+  {
+    std::lock_guard<std::mutex> lock(txn_mu_);
+    FreeIdleReadersLocked();
+  }
   if (env_ != nullptr) mdb_env_close(env_);
   // Closing these fds drops only our own flocks; LMDB's POSIX locks live on
   // lock.mdb and data.mdb, whose fds we never touch.
@@ -314,8 +318,13 @@ Status LmdbEnv::BeginTxn(MDB_txn* parent, unsigned flags, std::chrono::milliseco
     if (rc == 0) return Status::OK();
     EndTxn();
     if (rc == MDB_READERS_FULL && !checked_readers) {
-      // Slots held by processes that died are reclaimed; live ones are not.
+      // Slots held by processes that died are reclaimed; live ones are not,
+      // but this process gives back the slots of its kept read handles.
       checked_readers = true;
+      {
+        std::lock_guard<std::mutex> lock(txn_mu_);
+        FreeIdleReadersLocked();
+      }
       int dead = 0;
       mdb_reader_check(env_, &dead);
       continue;
@@ -336,6 +345,47 @@ Status LmdbEnv::BeginTxn(MDB_txn* parent, unsigned flags, std::chrono::milliseco
     return Error(rc, (flags & MDB_RDONLY) ? "cannot begin a read transaction"
                                           : "cannot begin a write transaction");
   }
+}
+
+Status LmdbEnv::BeginRead(std::chrono::milliseconds wait, MDB_txn** txn) {
+  MDB_txn* idle = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(txn_mu_);
+    if (!idle_readers_.empty()) {
+      idle = idle_readers_.back();
+      idle_readers_.pop_back();
+      ++live_txns_;
+    }
+  }
+  if (idle != nullptr) {
+    if (mdb_txn_renew(idle) == 0) {
+      *txn = idle;
+      return Status::OK();
+    }
+    // MDB_MAP_RESIZED and the like: BeginTxn knows what to do about them.
+    mdb_txn_abort(idle);
+    EndTxn();
+  }
+  return BeginTxn(nullptr, MDB_RDONLY, wait, txn);
+}
+
+void LmdbEnv::EndRead(MDB_txn* txn) {
+  mdb_txn_reset(txn);
+  bool idle;
+  {
+    std::lock_guard<std::mutex> lock(txn_mu_);
+    if (idle_readers_.size() < idle_reader_limit()) {
+      idle_readers_.push_back(std::exchange(txn, nullptr));
+    }
+    idle = --live_txns_ == 0;
+  }
+  if (txn != nullptr) mdb_txn_abort(txn);
+  if (idle) txn_cv_.notify_all();
+}
+
+void LmdbEnv::FreeIdleReadersLocked() {
+  for (MDB_txn* txn : idle_readers_) mdb_txn_abort(txn);
+  idle_readers_.clear();
 }
 
 void LmdbEnv::EndTxn() {
@@ -580,6 +630,7 @@ Status LmdbEnv::Compact(bool sole_handle, bool* swapped) {
     restore_shared().IgnoreError();
     return rc != 0 ? Error(rc, "cannot copy the store") : ErrnoStatus("cannot fsync", copy, sync_err);
   }
+  FreeIdleReadersLocked();  // their handles belong to the environment closed here
   mdb_env_close(std::exchange(env_, nullptr));
   if (::rename(copy.c_str(), (path_ + "/data.mdb").c_str()) != 0) {
     Status s = ErrnoStatus("lmdb: cannot replace data.mdb with", copy, errno);

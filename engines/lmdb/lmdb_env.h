@@ -84,6 +84,20 @@ class LmdbEnv {
   // Counts one top-level transaction as ended.
   void EndTxn();
 
+  // A read transaction as BeginTxn(nullptr, MDB_RDONLY, ...) would begin,
+  // renewed from a handle an earlier one left (mdb_txn_renew) when there is
+  // one: mdb_txn_begin callocs a handle sized by max_keyspaces (about 50 KiB
+  // at the default 1024) and searches the reader table under its mutex, on
+  // every statement of an autocommit connection. REQUIRES: EndRead(*txn).
+  Status BeginRead(std::chrono::milliseconds wait, MDB_txn** txn);
+  // Ends a read transaction from BeginRead: resets it (its snapshot is
+  // released at once) and keeps the handle, with its reader slot, for the
+  // next BeginRead; past idle_reader_limit() handles it is freed instead.
+  void EndRead(MDB_txn* txn);
+  // Reset read handles kept: each holds one of the store's max_readers reader
+  // slots (without pinning a snapshot), so stores with few slots keep none.
+  size_t idle_reader_limit() const { return options_.max_readers >= 32 ? 2 : 0; }
+
   // Grows the map when less than half of it (or less than kMinFreeBytes) is
   // free. Called by BeginWrite before its transaction begins, since LMDB
   // cannot grow the map under a live write transaction. Waits up to `wait` for
@@ -177,6 +191,9 @@ class LmdbEnv {
   Status SetMapSizeLocked(size_t size);
   // Waits up to `wait` for live_txns_ to reach 0 with txn_mu_ held.
   bool WaitForNoTxns(std::unique_lock<std::mutex>& lock, std::chrono::milliseconds wait);
+  // Frees the kept read handles, releasing their reader slots.
+  // REQUIRES: txn_mu_ held.
+  void FreeIdleReadersLocked();
 
   const std::string path_;
   const bool read_only_;
@@ -194,6 +211,7 @@ class LmdbEnv {
   std::mutex txn_mu_;
   std::condition_variable txn_cv_;
   int live_txns_ = 0;
+  std::vector<MDB_txn*> idle_readers_;  // reset read handles; guarded by txn_mu_
 
   std::shared_mutex handle_mu_;
   std::map<std::string, MDB_dbi, std::less<>> handles_;  // guarded by handle_mu_

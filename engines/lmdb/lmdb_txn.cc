@@ -92,22 +92,17 @@ Result<std::unique_ptr<ReadTxn>> LmdbReadTxn::Begin(std::shared_ptr<LmdbEnv> env
   MANIFOLD_RETURN_IF_ERROR(env->RefreshHandlesIfStale());
   MDB_txn* txn = nullptr;
   for (int attempt = 0;; ++attempt) {
-    MANIFOLD_RETURN_IF_ERROR(
-        env->BeginTxn(nullptr, MDB_RDONLY, std::chrono::milliseconds(1000), &txn));
+    MANIFOLD_RETURN_IF_ERROR(env->BeginRead(std::chrono::milliseconds(1000), &txn));
     // A commit by another process between the refresh and the snapshot may
     // have created keyspaces this process has no handle for yet.
     if (attempt > 0 || mdb_txn_id(txn) == env->known_txnid()) break;
-    mdb_txn_abort(txn);
-    env->EndTxn();
+    env->EndRead(txn);
     MANIFOLD_RETURN_IF_ERROR(env->RefreshHandlesIfStale());
   }
   return std::unique_ptr<ReadTxn>(new LmdbReadTxn(std::move(env), txn));
 }
 
-LmdbReadTxn::~LmdbReadTxn() {
-  mdb_txn_abort(txn_);
-  env_->EndTxn();
-}
+LmdbReadTxn::~LmdbReadTxn() { env_->EndRead(txn_); }
 
 Result<Keyspace> LmdbReadTxn::OpenKeyspace(std::string_view name) {
   if (name.empty()) return Keyspace{"", env_->main_dbi()};

@@ -635,7 +635,9 @@ Status Table::WriteRow(sqlite3_value** argv, int argc, bool insert, const std::s
         "SQLite computes a virtual table's new rows before writing any, so this cannot give "
         "a native table's answer (nothing was changed; split the statement)");
   }
-  if (insert || key != old_key) {
+  // A plain INSERT (no OR REPLACE) checks and writes in one engine call below.
+  const bool plain_insert = insert && on_conflict != SQLITE_REPLACE;
+  if (!plain_insert && (insert || key != old_key)) {
     Status s = txn.Get(keyspace_, key, &existing_value_);
     if (s.ok()) {
       if (on_conflict != SQLITE_REPLACE) {
@@ -666,7 +668,13 @@ Status Table::WriteRow(sqlite3_value** argv, int argc, bool insert, const std::s
     RecordCodec::Encode(fields, &record);
   }
   if (!insert && key != old_key) MANIFOLD_RETURN_IF_ERROR(txn.Delete(keyspace_, old_key));
-  MANIFOLD_RETURN_IF_ERROR(txn.Put(keyspace_, key, record));
+  if (plain_insert) {
+    Status s = txn.Insert(keyspace_, key, record);
+    if (s.IsConstraint()) return Status::Constraint("UNIQUE constraint failed: " + KeyColumnNames());
+    MANIFOLD_RETURN_IF_ERROR(s);
+  } else {
+    MANIFOLD_RETURN_IF_ERROR(txn.Put(keyspace_, key, record));
+  }
   if (rowid_keyed()) *rowid = new_rowid;
   return Status::OK();
 }

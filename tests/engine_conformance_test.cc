@@ -146,6 +146,34 @@ TEST_P(EngineConformance, PutGetOverwriteDelete) {
   EXPECT_EQ(kNotFound, GetOr(*reader, rks, "banana"));
 }
 
+// Insert writes only an absent key; a present one is Constraint, changes
+// nothing, and leaves the transaction usable (SQL's INSERT relies on it).
+TEST_P(EngineConformance, InsertWritesOnlyAnAbsentKeyAndARefusalChangesNothing) {
+  CommitEntries({{"apple", "red"}});
+  auto txn = Write();
+  ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->OpenKeyspace("ks"));
+  EXPECT_CODE(kConstraint, txn->Insert(ks, "apple", "green"));  // committed before
+  EXPECT_EQ("red", GetOr(*txn, ks, "apple"));
+  ASSERT_OK(txn->Insert(ks, "banana", "yellow"));
+  EXPECT_CODE(kConstraint, txn->Insert(ks, "banana", "brown"));  // written by this transaction
+  EXPECT_EQ("yellow", GetOr(*txn, ks, "banana"));
+  ASSERT_OK(txn->Delete(ks, "apple"));
+  ASSERT_OK(txn->Insert(ks, "apple", "green"));  // deleted by this transaction
+  ASSERT_OK(txn->Savepoint(1));
+  ASSERT_OK(txn->Insert(ks, "cherry", "dark"));
+  ASSERT_OK(txn->RollbackTo(1));
+  ASSERT_OK(txn->Insert(ks, "cherry", "red"));  // its insert was rolled back
+  ASSERT_OK(txn->Put(ks, "apple", "yellow"));   // the transaction still writes
+  ASSERT_OK(txn->Commit());
+
+  auto reader = Read();
+  Keyspace rks = OpenKs(*reader);
+  EXPECT_EQ("yellow", GetOr(*reader, rks, "apple"));
+  EXPECT_EQ("yellow", GetOr(*reader, rks, "banana"));
+  EXPECT_EQ("red", GetOr(*reader, rks, "cherry"));
+  EXPECT_EQ(3u, Scan(*reader, rks).size());
+}
+
 TEST_P(EngineConformance, GetOfMissingKeyIsNotFoundAndLeavesValueUntouched) {
   CommitEntries({{"a", "1"}});
   auto reader = Read();

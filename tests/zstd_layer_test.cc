@@ -228,6 +228,35 @@ TEST_P(ZstdLayerTest, RetrainingKeepsEveryOlderValueReadable) {
   EXPECT_EQ(AsKeyValues(rows), ScanAll(*fresh, "t"));
 }
 
+// Insert through the layer, before the keyspace has a dictionary and with
+// one: new keys are stored encoded, present ones are refused unchanged.
+TEST_P(ZstdLayerTest, InsertRefusesPresentKeysBeforeAndAfterTheDictionary) {
+  std::mt19937_64 rng(5);
+  std::map<std::string, std::string> rows;
+  auto insert_round = [&](const std::string& prefix) {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<WriteTxn> txn, engine_->BeginWrite(milliseconds(0)));
+    ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->CreateKeyspace("t"));
+    for (int i = 0; i < 300; ++i) {
+      const std::string key = prefix + std::to_string(10000 + i);
+      rows[key] = JsonRow(rng, i);
+      ASSERT_OK(txn->Insert(ks, key, rows[key]));
+    }
+    for (const auto& [key, value] : rows) {
+      ASSERT_EQ(CodeName(Status::Code::kConstraint),
+                CodeName(txn->Insert(ks, key, "other").code()));
+    }
+    ASSERT_OK(txn->Commit());
+  };
+  insert_round("a");
+  ASSERT_OK(engine_->Compact());  // trains the keyspace's dictionary
+  insert_round("b");
+  EXPECT_EQ(AsKeyValues(rows), ScanAll(*engine_, "t"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Engine> fresh, OpenWrapped());
+  EXPECT_EQ(AsKeyValues(rows), ScanAll(*fresh, "t"));
+  ASSERT_OK_AND_ASSIGN(ValueByteCounts counts, CountValueBytes(*engine_, "t"));
+  EXPECT_LT(counts.stored * 2, counts.logical);  // stored compressed
+}
+
 // Transactions take their zstd contexts from a few the engine keeps; more
 // readers at once than it keeps, on snapshots with different dictionaries,
 // each read their own values, by cursor on one table and by Get on another

@@ -136,6 +136,10 @@ class GuardedWrite : public GuardedRead<WriteTxn> {
     MANIFOLD_FORK_CHECK();
     return inner_->Put(ks, key, value);
   }
+  Status Insert(const Keyspace& ks, Bytes key, Bytes value) override {
+    MANIFOLD_FORK_CHECK();
+    return inner_->Insert(ks, key, value);
+  }
   Status Delete(const Keyspace& ks, Bytes key) override {
     MANIFOLD_FORK_CHECK();
     return inner_->Delete(ks, key);

@@ -146,6 +146,10 @@ class PoisonWriteTxn final : public PoisonReads<WriteTxn, WriteTxn> {
     MANIFOLD_POISON_CHECK(*poison_);
     return poison_->Note(inner_->Put(ks, key, value));
   }
+  Status Insert(const Keyspace& ks, Bytes key, Bytes value) override {
+    MANIFOLD_POISON_CHECK(*poison_);
+    return poison_->Note(inner_->Insert(ks, key, value));
+  }
   Status Delete(const Keyspace& ks, Bytes key) override {
     MANIFOLD_POISON_CHECK(*poison_);
     return poison_->Note(inner_->Delete(ks, key));

@@ -383,14 +383,24 @@ Result<std::unique_ptr<Cursor>> LmdbWriteTxn::NewCursor(const Keyspace& ks) {
 }
 
 Status LmdbWriteTxn::Put(const Keyspace& ks, Bytes key, Bytes value) {
+  return Store(ks, key, value, 0);
+}
+
+Status LmdbWriteTxn::Insert(const Keyspace& ks, Bytes key, Bytes value) {
+  return Store(ks, key, value, MDB_NOOVERWRITE);
+}
+
+Status LmdbWriteTxn::Store(const Keyspace& ks, Bytes key, Bytes value, unsigned flags) {
   MANIFOLD_RETURN_IF_ERROR(CheckUsable());
   MANIFOLD_RETURN_IF_ERROR(CheckKeyspace(ks));
   MANIFOLD_RETURN_IF_ERROR(CheckLmdbKey(key, env_->max_key_size()));
   MDB_val k = ToVal(key);
   MDB_val v = ToVal(value);
   ++epoch_;
-  int rc = mdb_put(innermost(), static_cast<MDB_dbi>(ks.id), &k, &v, 0);
+  int rc = mdb_put(innermost(), static_cast<MDB_dbi>(ks.id), &k, &v, flags);
   if (rc == 0) return Status::OK();
+  // MDB_NOOVERWRITE found the key: nothing was written, the transaction goes on.
+  if (rc == MDB_KEYEXIST) return Status::Constraint("key exists");
   if (rc == MDB_INCOMPATIBLE) {
     return Status::InvalidArgument("lmdb '" + env_->path() +
                                    "': the key names a keyspace in LMDB's main database");

@@ -68,6 +68,8 @@ class LmdbWriteTxn final : public WriteTxn, private LmdbCursorHost {
   Result<Keyspace> CreateKeyspace(std::string_view name) override;
   Status DropKeyspace(std::string_view name) override;
   Status Put(const Keyspace& ks, Bytes key, Bytes value) override;
+  // One descent with MDB_NOOVERWRITE.
+  Status Insert(const Keyspace& ks, Bytes key, Bytes value) override;
   Status Delete(const Keyspace& ks, Bytes key) override;
   Status Savepoint(int level) override;
   Status RollbackTo(int level) override;
@@ -108,6 +110,8 @@ class LmdbWriteTxn final : public WriteTxn, private LmdbCursorHost {
   Result<bool> NamedDbExists(std::string_view name);
   // Opens a slot for `name` in the innermost transaction.
   Result<Keyspace> OpenSlot(std::string_view name, unsigned flags);
+  // Put and Insert: mdb_put with `flags`.
+  Status Store(const Keyspace& ks, Bytes key, Bytes value, unsigned flags);
   // Records a failure that leaves the innermost LMDB transaction unusable.
   Status Poison(Status status);
   // Aborts or finishes everything and releases the locks.

@@ -328,6 +328,16 @@ class ZstdWriteTxn final : public WriteTxn {
     return inner_->Put(ks, key, stored_);
   }
 
+  Status Insert(const Keyspace& ks, Bytes key, Bytes value) override {
+    Result<DictionaryPtr> dict = CurrentDictionary(ks.name);
+    if (!dict.ok()) return dict.status();
+    // While the keyspace has no dictionary, Put samples the values it stores:
+    // a row refused here must not be sampled, so the check comes first.
+    if (*dict == nullptr) return WriteTxn::Insert(ks, key, value);
+    MANIFOLD_RETURN_IF_ERROR(codec_->Encode(value, dict->get(), &stored_));
+    return inner_->Insert(ks, key, stored_);
+  }
+
   Status Delete(const Keyspace& ks, Bytes key) override { return inner_->Delete(ks, key); }
 
   Status Savepoint(int level) override {

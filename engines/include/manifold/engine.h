@@ -122,6 +122,16 @@ class WriteTxn : public ReadTxn {
 
   // Sets `key` to `value`, replacing any old value.
   virtual Status Put(const Keyspace& ks, Bytes key, Bytes value) = 0;
+  // Sets `key` to `value` if `key` is absent. If it is present: Constraint,
+  // nothing changes and the transaction stays usable. This is Get, then
+  // Put; engines that can check and write in one descent override it.
+  virtual Status Insert(const Keyspace& ks, Bytes key, Bytes value) {
+    std::string existing;
+    Status s = Get(ks, key, &existing);
+    if (s.ok()) return Status::Constraint("key exists");
+    if (!s.IsNotFound()) return s;
+    return Put(ks, key, value);
+  }
   // Removes `key`; OK if it was absent.
   virtual Status Delete(const Keyspace& ks, Bytes key) = 0;
 

@@ -54,6 +54,7 @@ class [[nodiscard]] Status {
   bool ok() const { return code_ == Code::kOk; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsBusy() const { return code_ == Code::kBusy; }
+  bool IsConstraint() const { return code_ == Code::kConstraint; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
 

@@ -115,6 +115,48 @@ TEST_F(BtreeEngineTest, ValuesOfSeveralMiBSurviveReopen) {
   EXPECT_OK(CheckBtreeFile(path_));
 }
 
+// Insert stores a new key's overflow chains, and a refused Insert of a
+// present key (with a value or key that would need overflow pages) writes
+// no page at all: the file checks clean and every page is accounted for.
+TEST_F(BtreeEngineTest, RefusedInsertOfLargeKeysAndValuesWritesNothing) {
+  std::mt19937_64 rng(TestSeed(11));
+  const std::string big_value = RandomBytes(rng, 300000);
+  const std::string big_key = RandomBytes(rng, 20000);
+  {
+    auto engine = Open(MakeOptions());
+    auto txn = std::move(*engine->BeginWrite(kWait));
+    Keyspace ks = *txn->CreateKeyspace("ks");
+    ASSERT_OK(txn->Insert(ks, "small", big_value));
+    ASSERT_OK(txn->Insert(ks, big_key, "v"));
+    ASSERT_OK(txn->Commit());
+  }
+  {
+    auto engine = Open(MakeOptions());
+    uint64_t size = 0;
+    // 20 empty commits settle the file's size, then 20 commits of refused
+    // inserts must leave it as it is.
+    for (int round = 0; round < 40; ++round) {
+      if (round == 20) size = FileSize();
+      auto txn = std::move(*engine->BeginWrite(kWait));
+      Keyspace ks = *txn->OpenKeyspace("ks");
+      if (round >= 20) {
+        EXPECT_CODE(kConstraint, txn->Insert(ks, "small", RandomBytes(rng, 300000)));
+        EXPECT_CODE(kConstraint, txn->Insert(ks, big_key, RandomBytes(rng, 300000)));
+      }
+      ASSERT_OK(txn->Commit());
+    }
+    EXPECT_EQ(size, FileSize()) << "refused inserts wrote overflow pages";
+    auto txn = std::move(*engine->BeginRead());
+    Keyspace ks = *txn->OpenKeyspace("ks");
+    std::string value;
+    ASSERT_OK(txn->Get(ks, "small", &value));
+    EXPECT_TRUE(value == big_value);
+    ASSERT_OK(txn->Get(ks, big_key, &value));
+    EXPECT_EQ("v", value);
+  }
+  EXPECT_OK(CheckBtreeFile(path_));
+}
+
 TEST_F(BtreeEngineTest, KeysOf64KiBStoreOrderAndReplace) {
   std::mt19937_64 rng(TestSeed(2));
   std::map<std::string, std::string> model;

@@ -360,6 +360,19 @@ class BtreeWriteTxn final : public WriteTxn {
     return Status::OK();
   }
 
+  Status Insert(const Keyspace& ks, Bytes key, Bytes value) override {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    Result<std::shared_ptr<KeyspaceState>> state = Resolve(ks);
+    if (!state.ok()) return state.status();
+    bool inserted = false;
+    MANIFOLD_RETURN_IF_ERROR(Fail(mutator_->Insert(&(*state)->root, key, value, &inserted)));
+    if (!inserted) return Status::Constraint("key exists");  // nothing was written
+    ++(*state)->count;
+    (*state)->dirty = true;
+    ++version_;
+    return Status::OK();
+  }
+
   Status Delete(const Keyspace& ks, Bytes key) override {
     MANIFOLD_RETURN_IF_ERROR(Live());
     Result<std::shared_ptr<KeyspaceState>> state = Resolve(ks);

@@ -336,7 +336,15 @@ Status Mutator::InsertAt(uint64_t* root, std::vector<PathLevel>& path, size_t d,
   return InsertAt(root, path, d - 1, path[d - 1].index, parent_cell);
 }
 
-Status Mutator::Put(uint64_t* root, Bytes key, Bytes value, bool* inserted) {
+Status Mutator::Store(uint64_t* root, Bytes key, Bytes value, bool overwrite, bool* inserted) {
+  // Descend first: an Insert of a present key then writes nothing at all.
+  // (Overflow pages allocated below never change a page on the path.)
+  std::vector<PathLevel>& path = path_;
+  bool exact = false;
+  if (*root != 0) MANIFOLD_RETURN_IF_ERROR(Descend(*root, key, &path, &exact));
+  *inserted = !exact;
+  if (exact && !overwrite) return Status::OK();
+
   const bool key_inline = key.size() <= max_inline_key_;
   const size_t head = 1 + VarintLength(key.size()) + VarintLength(value.size());
   const size_t key_bytes = key_inline ? key.size() : 8;
@@ -367,15 +375,10 @@ Status Mutator::Put(uint64_t* root, Bytes key, Bytes value, bool* inserted) {
     uint8_t* page = Allocate(root);
     InitNode(page, pages_.page_size, kLeafPage, 0);
     InsertRaw(page, 0, cell);
-    *inserted = true;
     return Status::OK();
   }
-  std::vector<PathLevel>& path = path_;
-  bool exact = false;
-  MANIFOLD_RETURN_IF_ERROR(Descend(*root, key, &path, &exact));
   MANIFOLD_RETURN_IF_ERROR(TouchPath(root, &path));
   PathLevel& leaf = path.back();
-  *inserted = !exact;
   if (exact) {
     uint8_t* page = DirtyData(leaf.pgno);
     Cell old;

@@ -26,7 +26,14 @@ class Mutator {
 
   // Sets key to value in the tree at *root (0: empty), updating *root.
   // *inserted says whether the key is new.
-  Status Put(uint64_t* root, Bytes key, Bytes value, bool* inserted);
+  Status Put(uint64_t* root, Bytes key, Bytes value, bool* inserted) {
+    return Store(root, key, value, /*overwrite=*/true, inserted);
+  }
+  // As Put, but a present key is left as it is (*inserted false), found by
+  // the same descent that would insert it.
+  Status Insert(uint64_t* root, Bytes key, Bytes value, bool* inserted) {
+    return Store(root, key, value, /*overwrite=*/false, inserted);
+  }
   // Removes key; *deleted says whether it was there.
   Status Delete(uint64_t* root, Bytes key, bool* deleted);
   // Frees every page of the tree (and its overflow chains).
@@ -77,6 +84,7 @@ class Mutator {
     size_t index;
   };
 
+  Status Store(uint64_t* root, Bytes key, Bytes value, bool overwrite, bool* inserted);
   uint8_t* Allocate(uint64_t* pgno);
   void FreePage(uint64_t pgno);
   // Makes page `pgno` writable; *out_pgno is where it now lives.

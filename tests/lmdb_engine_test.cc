@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "conformance_util.h"
@@ -18,6 +19,7 @@ namespace {
 
 using ::manifold::testing::At;
 using ::manifold::testing::GetOr;
+using ::manifold::testing::KeyValues;
 using ::manifold::testing::Scan;
 using ::manifold::testing::TempDir;
 
@@ -526,6 +528,50 @@ TEST_F(LmdbEngineTest, StoreWithFewReaderSlotsKeepsNoneIdleForAnotherProcess) {
   });
   ASSERT_GT(child, 0);
   EXPECT_EQ(0, WaitExit(child));
+}
+
+// Inserts in key order go through MDB_APPEND (no search for the place);
+// a key that is not past the last one falls back to the plain path, so keys
+// out of order land and taken keys are refused as always.
+TEST_F(LmdbEngineTest, InsertsInKeyOrderAppendAndOthersStillLand) {
+  std::unique_ptr<Engine> engine = OpenOrDie();
+  ASSERT_NE(engine, nullptr);
+  std::map<std::string, std::string> model;
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<WriteTxn> txn, engine->BeginWrite(kLongWait));
+    ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->CreateKeyspace("ks"));
+    for (const char* key : {"b", "d", "f"}) {
+      ASSERT_OK(txn->Insert(ks, key, "1"));
+      model[key] = "1";
+    }
+    ASSERT_OK(txn->Insert(ks, "a", "2"));  // before the first: the append misses
+    EXPECT_CODE(kConstraint, txn->Insert(ks, "f", "2"));
+    EXPECT_CODE(kConstraint, txn->Insert(ks, "b", "2"));
+    ASSERT_OK(txn->Insert(ks, "g", "2"));
+    model["a"] = model["g"] = "2";
+    ASSERT_OK(txn->Commit());
+  }
+  {
+    // A new transaction tries to append first again.
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<WriteTxn> txn, engine->BeginWrite(kLongWait));
+    ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->OpenKeyspace("ks"));
+    ASSERT_OK(txn->Insert(ks, "c", "3"));
+    EXPECT_CODE(kConstraint, txn->Insert(ks, "g", "3"));
+    ASSERT_OK(txn->Insert(ks, "h", "3"));
+    model["c"] = model["h"] = "3";
+    ASSERT_OK(txn->Commit());
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<WriteTxn> txn, engine->BeginWrite(kLongWait));
+    ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->OpenKeyspace("ks"));
+    EXPECT_CODE(kConstraint, txn->Insert(ks, "h", "4"));  // the last key
+    ASSERT_OK(txn->Insert(ks, "i", "4"));
+    model["i"] = "4";
+    ASSERT_OK(txn->Commit());
+  }
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReadTxn> reader, engine->BeginRead());
+  ASSERT_OK_AND_ASSIGN(Keyspace ks, reader->OpenKeyspace("ks"));
+  EXPECT_EQ(KeyValues(model.begin(), model.end()), Scan(*reader, ks));
 }
 
 TEST_F(LmdbEngineTest, CompactGivesSpaceBackAndKeepsContents) {

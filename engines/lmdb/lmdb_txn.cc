@@ -396,8 +396,22 @@ Status LmdbWriteTxn::Store(const Keyspace& ks, Bytes key, Bytes value, unsigned 
   MANIFOLD_RETURN_IF_ERROR(CheckLmdbKey(key, env_->max_key_size()));
   MDB_val k = ToVal(key);
   MDB_val v = ToVal(value);
+  const MDB_dbi dbi = static_cast<MDB_dbi>(ks.id);
   ++epoch_;
-  int rc = mdb_put(innermost(), static_cast<MDB_dbi>(ks.id), &k, &v, flags);
+  int rc;
+  if ((flags & MDB_NOOVERWRITE) != 0 && dbi != append_missed_) {
+    // Inserts mostly come in key order (rowids): MDB_APPEND goes straight to
+    // the last page and splits it leaving the old page full. A key that is
+    // not past the last one fails the attempt before anything is touched;
+    // the keyspace then takes the plain path for the rest of the transaction.
+    rc = mdb_put(innermost(), dbi, &k, &v, flags | MDB_APPEND);
+    if (rc == MDB_KEYEXIST) {
+      append_missed_ = dbi;
+      rc = mdb_put(innermost(), dbi, &k, &v, flags);
+    }
+  } else {
+    rc = mdb_put(innermost(), dbi, &k, &v, flags);
+  }
   if (rc == 0) return Status::OK();
   // MDB_NOOVERWRITE found the key: nothing was written, the transaction goes on.
   if (rc == MDB_KEYEXIST) return Status::Constraint("key exists");

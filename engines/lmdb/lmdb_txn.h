@@ -68,7 +68,7 @@ class LmdbWriteTxn final : public WriteTxn, private LmdbCursorHost {
   Result<Keyspace> CreateKeyspace(std::string_view name) override;
   Status DropKeyspace(std::string_view name) override;
   Status Put(const Keyspace& ks, Bytes key, Bytes value) override;
-  // One descent with MDB_NOOVERWRITE.
+  // One descent with MDB_NOOVERWRITE; MDB_APPEND while keys come in order.
   Status Insert(const Keyspace& ks, Bytes key, Bytes value) override;
   Status Delete(const Keyspace& ks, Bytes key) override;
   Status Savepoint(int level) override;
@@ -127,6 +127,7 @@ class LmdbWriteTxn final : public WriteTxn, private LmdbCursorHost {
   std::vector<Level> savepoints_;
   std::vector<OpenedSlot> opened_;
   std::vector<char> checked_slots_;  // by dbi: CheckKeyspace passed
+  MDB_dbi append_missed_ = ~MDB_dbi{0};  // an Insert here was not past the last key
   bool dropped_ = false;
   bool over_ = false;
   Status poison_;

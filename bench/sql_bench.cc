@@ -5,15 +5,17 @@
 //   ./build/bench/sql_bench [--rows=100000] [--engines=memory,lmdb,btree,rocksdb] [--runs=3]
 //       [--dir=/tmp]
 //
-// Each run loads every column afresh, the columns interleaved (native, then
-// each engine, then native again...); each figure is the median of its runs,
-// the figure least bent by other work on a shared machine.
+// Each run loads every column afresh, then times each workload on every
+// column in turn (the first column changes from run to run), so that what
+// is compared was timed close together; each figure is the median of its
+// runs, the figure least bent by other work on a shared machine.
 #include <sqlite3.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -27,95 +29,120 @@ extern "C" int sqlite3_manifold_init(sqlite3* db, char** error, const sqlite3_ap
 namespace manifold::bench {
 namespace {
 
-struct Statements {
-  sqlite3_stmt* insert;
-  sqlite3_stmt* point;
-  sqlite3_stmt* range;
-  sqlite3_stmt* scan;
-  sqlite3_stmt* update;
-};
-
-std::vector<double> RunOne(const std::string& dir, const std::string& engine, int64_t rows,
-                           int run) {
-  const std::string label = engine.empty() ? "native" : engine;
-  const std::string db_dir = dir + "/" + label + "-" + std::to_string(run);
-  std::filesystem::create_directories(db_dir);
-  Db db(db_dir + "/" + label + ".db");
-  const std::string columns = "id INTEGER PRIMARY KEY, name TEXT, score REAL, payload BLOB";
-  if (engine.empty()) {
-    db.Exec("CREATE TABLE t(" + columns + ")");
-  } else {
-    db.Exec("CREATE VIRTUAL TABLE t USING manifold(engine=" + engine + ", " + columns + ")");
+// One column of one run: its database, table and statements.
+class Subject {
+ public:
+  Subject(const std::string& dir, const std::string& engine, int64_t rows, int run)
+      : label_(engine.empty() ? "native" : engine), rows_(rows), rng_(42) {
+    const std::string db_dir = dir + "/" + label_ + "-" + std::to_string(run);
+    std::filesystem::create_directories(db_dir);
+    db_ = std::make_unique<Db>(db_dir + "/" + label_ + ".db");
+    const std::string columns = "id INTEGER PRIMARY KEY, name TEXT, score REAL, payload BLOB";
+    if (engine.empty()) {
+      db_->Exec("CREATE TABLE t(" + columns + ")");
+    } else {
+      db_->Exec("CREATE VIRTUAL TABLE t USING manifold(engine=" + engine + ", " + columns + ")");
+    }
+    insert_ = db_->Prepare("INSERT INTO t VALUES(?, ?, ?, ?)");
+    point_ = db_->Prepare("SELECT name, score, payload FROM t WHERE id = ?");
+    range_ = db_->Prepare("SELECT id, name, score FROM t WHERE id >= ? AND id < ? + 100");
+    scan_ = db_->Prepare("SELECT count(*), sum(score), sum(length(name)) FROM t");
+    update_ = db_->Prepare("UPDATE t SET score = score + 1 WHERE id = ?");
   }
-  Statements s{
-      db.Prepare("INSERT INTO t VALUES(?, ?, ?, ?)"),
-      db.Prepare("SELECT name, score, payload FROM t WHERE id = ?"),
-      db.Prepare("SELECT id, name, score FROM t WHERE id >= ? AND id < ? + 100"),
-      db.Prepare("SELECT count(*), sum(score), sum(length(name)) FROM t"),
-      db.Prepare("UPDATE t SET score = score + 1 WHERE id = ?"),
-  };
-  std::mt19937_64 rng(42);
-  std::vector<double> seconds;
-  std::string payload(100, 'p');
+  ~Subject() {
+    for (sqlite3_stmt* stmt : {insert_, point_, range_, scan_, update_}) sqlite3_finalize(stmt);
+  }
+  Subject(const Subject&) = delete;
+  Subject& operator=(const Subject&) = delete;
 
-  seconds.push_back(BestOf(1, [&] {
-    db.Exec("BEGIN");
-    for (int64_t i = 1; i <= rows; ++i) {
-      std::string name = "user-" + std::to_string(i * 7919 % 100003);
-      sqlite3_bind_int64(s.insert, 1, i);
-      sqlite3_bind_text(s.insert, 2, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
-      sqlite3_bind_double(s.insert, 3, static_cast<double>(i % 1000) / 7.0);
-      sqlite3_bind_blob(s.insert, 4, payload.data(), static_cast<int>(payload.size()),
-                        SQLITE_STATIC);
-      db.Drain(s.insert);
+  // The workloads, in the order they must run (each reads what the first
+  // loaded); each returns seconds.
+  double Run(size_t workload) {
+    switch (workload) {
+      case 0: return BulkInsert();
+      case 1: return PointSelects();
+      case 2: return RangeSelects();
+      case 3: return Scan();
+      default: return PointUpdates();
     }
-    db.Exec("COMMIT");
-  }));
+  }
 
-  const int64_t lookups = rows / 2;
-  seconds.push_back(BestOf(3, [&] {
-    int64_t found = 0;
-    for (int64_t i = 0; i < lookups; ++i) {
-      sqlite3_bind_int64(s.point, 1, static_cast<int64_t>(rng() % rows) + 1);
-      found += db.Drain(s.point);
-    }
-    if (found != lookups) Fail(label + ": point select found " + std::to_string(found));
-  }));
+ private:
+  double BulkInsert() {
+    std::string payload(100, 'p');
+    return BestOf(1, [&] {
+      db_->Exec("BEGIN");
+      for (int64_t i = 1; i <= rows_; ++i) {
+        std::string name = "user-" + std::to_string(i * 7919 % 100003);
+        sqlite3_bind_int64(insert_, 1, i);
+        sqlite3_bind_text(insert_, 2, name.data(), static_cast<int>(name.size()),
+                          SQLITE_TRANSIENT);
+        sqlite3_bind_double(insert_, 3, static_cast<double>(i % 1000) / 7.0);
+        sqlite3_bind_blob(insert_, 4, payload.data(), static_cast<int>(payload.size()),
+                          SQLITE_STATIC);
+        db_->Drain(insert_);
+      }
+      db_->Exec("COMMIT");
+    });
+  }
+
+  double PointSelects() {
+    const int64_t lookups = rows_ / 2;
+    return BestOf(3, [&] {
+      int64_t found = 0;
+      for (int64_t i = 0; i < lookups; ++i) {
+        sqlite3_bind_int64(point_, 1, static_cast<int64_t>(rng_() % rows_) + 1);
+        found += db_->Drain(point_);
+      }
+      if (found != lookups) Fail(label_ + ": point select found " + std::to_string(found));
+    });
+  }
 
   // The shortest phases (a range select, a scan: tens of milliseconds) are
   // the ones a burst of other work on the machine moves most, so they take
   // the best of more tries.
-  const int ranges = 2000;
-  seconds.push_back(BestOf(5, [&] {
-    int64_t found = 0;
-    for (int i = 0; i < ranges; ++i) {
-      int64_t start = static_cast<int64_t>(rng() % (rows - 100)) + 1;
-      sqlite3_bind_int64(s.range, 1, start);
-      sqlite3_bind_int64(s.range, 2, start);
-      found += db.Drain(s.range);
-    }
-    if (found != ranges * 100) Fail(label + ": range select found " + std::to_string(found));
-  }));
-
-  seconds.push_back(BestOf(15, [&] {
-    if (db.Drain(s.scan) != 1) Fail(label + ": scan");
-  }));
-
-  const int updates = 10000;
-  seconds.push_back(BestOf(3, [&] {
-    db.Exec("BEGIN");
-    for (int i = 0; i < updates; ++i) {
-      sqlite3_bind_int64(s.update, 1, static_cast<int64_t>(rng() % rows) + 1);
-      db.Drain(s.update);
-    }
-    db.Exec("COMMIT");
-  }));
-
-  for (sqlite3_stmt* stmt : {s.insert, s.point, s.range, s.scan, s.update}) {
-    sqlite3_finalize(stmt);
+  double RangeSelects() {
+    const int ranges = 2000;
+    return BestOf(5, [&] {
+      int64_t found = 0;
+      for (int i = 0; i < ranges; ++i) {
+        int64_t start = static_cast<int64_t>(rng_() % (rows_ - 100)) + 1;
+        sqlite3_bind_int64(range_, 1, start);
+        sqlite3_bind_int64(range_, 2, start);
+        found += db_->Drain(range_);
+      }
+      if (found != ranges * 100) Fail(label_ + ": range select found " + std::to_string(found));
+    });
   }
-  return seconds;
-}
+
+  double Scan() {
+    return BestOf(15, [&] {
+      if (db_->Drain(scan_) != 1) Fail(label_ + ": scan");
+    });
+  }
+
+  double PointUpdates() {
+    const int updates = 10000;
+    return BestOf(3, [&] {
+      db_->Exec("BEGIN");
+      for (int i = 0; i < updates; ++i) {
+        sqlite3_bind_int64(update_, 1, static_cast<int64_t>(rng_() % rows_) + 1);
+        db_->Drain(update_);
+      }
+      db_->Exec("COMMIT");
+    });
+  }
+
+  std::string label_;
+  int64_t rows_;
+  std::mt19937_64 rng_;
+  std::unique_ptr<Db> db_;
+  sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* point_ = nullptr;
+  sqlite3_stmt* range_ = nullptr;
+  sqlite3_stmt* scan_ = nullptr;
+  sqlite3_stmt* update_ = nullptr;
+};
 
 // The median of each workload's figures over runs[0..].
 std::vector<double> Medians(const std::vector<std::vector<double>>& runs) {
@@ -149,10 +176,21 @@ int Main(int argc, char** argv) {
       "point update (x10000, one transaction)"};
   std::vector<std::string> columns = {"native"};
   columns.insert(columns.end(), engines.begin(), engines.end());
-  std::vector<std::vector<std::vector<double>>> by_column(columns.size());  // [column][run]
+  // [column][run][workload]. Each workload runs for every column back to
+  // back, so a column and the native table it is compared with are timed
+  // seconds apart, not minutes; each run starts with a different column.
+  std::vector<std::vector<std::vector<double>>> by_column(
+      columns.size(), std::vector<std::vector<double>>(runs, std::vector<double>(workloads.size())));
   for (int run = 0; run < runs; ++run) {
+    std::vector<std::unique_ptr<Subject>> subjects;
     for (size_t c = 0; c < columns.size(); ++c) {
-      by_column[c].push_back(RunOne(dir, c == 0 ? "" : columns[c], rows, run));
+      subjects.push_back(std::make_unique<Subject>(dir, c == 0 ? "" : columns[c], rows, run));
+    }
+    for (size_t w = 0; w < workloads.size(); ++w) {
+      for (size_t k = 0; k < columns.size(); ++k) {
+        const size_t c = (k + static_cast<size_t>(run)) % columns.size();
+        by_column[c][run][w] = subjects[c]->Run(w);
+      }
     }
   }
   std::vector<std::vector<double>> results;

@@ -81,6 +81,15 @@ void LmdbCursor::Move(MDB_val* key, MDB_cursor_op op) {
   MDB_val unused{0, nullptr};
   if (key == nullptr) key = &unused;
   int rc = mdb_cursor_get(mc_, key, &value, op);
+  // A read snapshot's step to an existing key, the case a scan repeats, in
+  // line; everything else (copied keys, the end, errors) in Land.
+  if (__builtin_expect(rc == 0 && !copy_keys_ && status_.ok(), 1)) {
+    valid_ = true;
+    key_view_ = ToBytes(*key);
+    value_ = value;
+    position_epoch_ = value_epoch_ = host_->epoch();
+    return;
+  }
   Land(rc, *key, value);
 }
 

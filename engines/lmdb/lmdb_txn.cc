@@ -60,7 +60,7 @@ Result<std::vector<std::string>> ListNamedDbs(const LmdbEnv& env, MDB_txn* txn, 
 }
 
 [[gnu::noinline, gnu::cold]] Status GetFailed(const LmdbEnv& env, int rc) {
-  if (rc == MDB_NOTFOUND) return Status::NotFound("lmdb: key not found");
+  if (rc == MDB_NOTFOUND) return Status::NotFound("key not found");
   return env.Error(rc, "get failed");
 }
 

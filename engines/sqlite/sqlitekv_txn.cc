@@ -61,7 +61,7 @@ Status ReadValue(SqlitekvConnection& conn, const std::shared_ptr<TableEntry>& ta
                  std::string* value) {
   Result<Statement> stmt = conn.Borrow(table, StatementKind::kGet);
   if (!stmt.ok()) return stmt.status();
-  Status missing = Status::NotFound("sqlitekv: key not found");
+  Status missing = Status::NotFound("key not found");
   if (BindBytes(stmt->get(), 1, key) != SQLITE_OK) return missing;  // too long to be stored
   int rc = sqlite3_step(stmt->get());
   if (rc == SQLITE_DONE) return missing;

@@ -164,6 +164,15 @@ class BtreeCursor final : public Cursor {
     return path_.Last(*pages_, root);
   }
 
+  // Moves the path and reads the cell and key it lands on, if any.
+  template <typename Move>
+  Status Settle(Move& move, uint64_t root) {
+    MANIFOLD_RETURN_IF_ERROR(move(root));
+    if (!path_.valid()) return Status::OK();
+    MANIFOLD_RETURN_IF_ERROR(path_.Current(*pages_, &cell_));
+    return CellKey(*pages_, cell_, &key_buf_, &key_);
+  }
+
   template <typename Move>
   void Position(Move move) {
     valid_ = false;
@@ -173,12 +182,14 @@ class BtreeCursor final : public Cursor {
       return;
     }
     version_ = source_->version();
-    status_ = move(*root);
-    if (!status_.ok()) return;
+    // status_ is assigned only when it changes: a step repeats this per row.
+    Status s = Settle(move, *root);
+    if (!s.ok()) {
+      status_ = std::move(s);
+      return;
+    }
+    if (!status_.ok()) status_ = Status::OK();
     if (!path_.valid()) return;
-    status_ = path_.Current(*pages_, &cell_);
-    if (status_.ok()) status_ = CellKey(*pages_, cell_, &key_buf_, &key_);
-    if (!status_.ok()) return;
     // A write transaction's cursor re-finds its place by key after writes.
     if (version_ != 0) {
       key_copy_.assign(key_);

@@ -9,6 +9,7 @@ Status BadPage(uint64_t pgno, std::string_view what) {
 }
 
 Result<const uint8_t*> GetNode(const Pages& pages, uint64_t pgno) {
+  if (const uint8_t* node = NodeOrNull(pages, pgno)) return node;
   const uint8_t* page = pages.Get(pgno);
   if (page == nullptr) {
     return BadPage(pgno, "page number out of range or checksum mismatch");
@@ -227,9 +228,9 @@ Status TreePath::Next(const Pages& pages) {
   }
   {
     Level& leaf = levels_.back();
-    Result<const uint8_t*> page = GetNode(pages, leaf.pgno);
-    if (!page.ok()) return page.status();
-    if (valid_ && leaf.index + 1 < CellCount(*page)) {
+    const uint8_t* page = NodeOrNull(pages, leaf.pgno);
+    if (page == nullptr) return GetNode(pages, leaf.pgno).status();
+    if (valid_ && leaf.index + 1 < CellCount(page)) {
       ++leaf.index;
       return Status::OK();
     }
@@ -289,10 +290,10 @@ Status TreePath::Prev(const Pages& pages) {
 
 Status TreePath::Current(const Pages& pages, Cell* cell) const {
   const Level& leaf = levels_.back();
-  Result<const uint8_t*> page = GetNode(pages, leaf.pgno);
-  if (!page.ok()) return page.status();
-  if (leaf.index >= CellCount(*page)) return BadPage(leaf.pgno, "cursor index out of range");
-  return GetCell(pages, *page, leaf.pgno, leaf.index, cell);
+  const uint8_t* page = NodeOrNull(pages, leaf.pgno);
+  if (page == nullptr) return GetNode(pages, leaf.pgno).status();
+  if (leaf.index >= CellCount(page)) return BadPage(leaf.pgno, "cursor index out of range");
+  return GetCell(pages, page, leaf.pgno, leaf.index, cell);
 }
 
 }  // namespace manifold::btree

@@ -51,6 +51,17 @@ Status BadPage(uint64_t pgno, std::string_view what);
 
 // Returns the node page `pgno` after checking its type and slot array.
 Result<const uint8_t*> GetNode(const Pages& pages, uint64_t pgno);
+// As GetNode, but nullptr for a page that fails the checks (GetNode says
+// why): a cursor step asks for its leaf twice, and builds no Result for it.
+inline const uint8_t* NodeOrNull(const Pages& pages, uint64_t pgno) {
+  const uint8_t* page = pages.Get(pgno);
+  if (page == nullptr) return nullptr;
+  const uint8_t type = PageTypeOf(page);
+  if (type != kBranchPage && type != kLeafPage) return nullptr;
+  const uint32_t upper = CellAreaStart(page);
+  if (kHeaderSize + 2ull * CellCount(page) > upper || upper > pages.page_size) return nullptr;
+  return page;
+}
 // Decodes cell i or returns Corruption naming the page.
 Status GetCell(const Pages& pages, const uint8_t* page, uint64_t pgno, size_t i, Cell* cell);
 

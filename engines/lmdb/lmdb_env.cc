@@ -296,6 +296,10 @@ bool LmdbEnv::WaitForNoTxns(std::unique_lock<std::mutex>& lock, std::chrono::mil
 }
 
 Status LmdbEnv::SetMapSizeLocked(size_t size) {
+  // LMDB resizes the map only with no transaction of this process active;
+  // a reset handle is not one in LMDB's code, but its documentation does
+  // not promise that, so kept handles go first (resizes are rare).
+  FreeIdleReadersLocked();
   int rc = mdb_env_set_mapsize(env_, size);
   if (rc != 0) return Error(rc, "cannot resize the map");
   return Status::OK();

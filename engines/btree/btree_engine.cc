@@ -360,28 +360,11 @@ class BtreeWriteTxn final : public WriteTxn {
   }
 
   Status Put(const Keyspace& ks, Bytes key, Bytes value) override {
-    MANIFOLD_RETURN_IF_ERROR(Live());
-    Result<std::shared_ptr<KeyspaceState>> state = Resolve(ks);
-    if (!state.ok()) return state.status();
-    bool inserted = false;
-    MANIFOLD_RETURN_IF_ERROR(Fail(mutator_->Put(&(*state)->root, key, value, &inserted)));
-    if (inserted) ++(*state)->count;
-    (*state)->dirty = true;
-    ++version_;
-    return Status::OK();
+    return Write(ks, key, value, /*overwrite=*/true);
   }
 
   Status Insert(const Keyspace& ks, Bytes key, Bytes value) override {
-    MANIFOLD_RETURN_IF_ERROR(Live());
-    Result<std::shared_ptr<KeyspaceState>> state = Resolve(ks);
-    if (!state.ok()) return state.status();
-    bool inserted = false;
-    MANIFOLD_RETURN_IF_ERROR(Fail(mutator_->Insert(&(*state)->root, key, value, &inserted)));
-    if (!inserted) return Status::Constraint("key exists");  // nothing was written
-    ++(*state)->count;
-    (*state)->dirty = true;
-    ++version_;
-    return Status::OK();
+    return Write(ks, key, value, /*overwrite=*/false);
   }
 
   Status Delete(const Keyspace& ks, Bytes key) override {
@@ -504,6 +487,22 @@ class BtreeWriteTxn final : public WriteTxn {
   }
 
   // A failed tree edit may leave the transaction half-changed: end it.
+  // Put (overwrite) and Insert (a present key: Constraint, nothing written).
+  Status Write(const Keyspace& ks, Bytes key, Bytes value, bool overwrite) {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    Result<std::shared_ptr<KeyspaceState>> state = Resolve(ks);
+    if (!state.ok()) return state.status();
+    bool inserted = false;
+    uint64_t* root = &(*state)->root;
+    MANIFOLD_RETURN_IF_ERROR(Fail(overwrite ? mutator_->Put(root, key, value, &inserted)
+                                            : mutator_->Insert(root, key, value, &inserted)));
+    if (!inserted && !overwrite) return Status::Constraint("key exists");
+    if (inserted) ++(*state)->count;
+    (*state)->dirty = true;
+    ++version_;
+    return Status::OK();
+  }
+
   Status Fail(Status s) {
     if (!s.ok()) End();
     return s;

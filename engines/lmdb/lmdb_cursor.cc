@@ -58,20 +58,23 @@ bool LmdbCursor::EnsureOpen() {
   return true;
 }
 
-void LmdbCursor::Land(int rc, const MDB_val& key, const MDB_val& value) {
-  if (rc == 0) {
-    valid_ = true;
-    if (copy_keys_) {
-      key_.assign(static_cast<const char*>(key.mv_data), key.mv_size);
-      key_view_ = key_;
-    } else {
-      key_view_ = ToBytes(key);
-    }
-    value_ = value;
-    position_epoch_ = value_epoch_ = host_->epoch();
-    if (!status_.ok()) status_ = Status::OK();  // (assigning builds a string)
-    return;
+// In line in Move, the step a scan repeats; the end and errors out of line.
+[[gnu::always_inline]] inline void LmdbCursor::Land(int rc, const MDB_val& key,
+                                                    const MDB_val& value) {
+  if (__builtin_expect(rc != 0, 0)) return Missed(rc);
+  valid_ = true;
+  if (copy_keys_) {
+    key_.assign(static_cast<const char*>(key.mv_data), key.mv_size);
+    key_view_ = key_;
+  } else {
+    key_view_ = ToBytes(key);
   }
+  value_ = value;
+  position_epoch_ = value_epoch_ = host_->epoch();
+  if (!status_.ok()) status_ = Status::OK();  // (assigning builds a string)
+}
+
+void LmdbCursor::Missed(int rc) {
   valid_ = false;
   status_ = rc == MDB_NOTFOUND ? Status::OK() : env_->Error(rc, "cursor move failed");
 }
@@ -81,15 +84,6 @@ void LmdbCursor::Move(MDB_val* key, MDB_cursor_op op) {
   MDB_val unused{0, nullptr};
   if (key == nullptr) key = &unused;
   int rc = mdb_cursor_get(mc_, key, &value, op);
-  // A read snapshot's step to an existing key, the case a scan repeats, in
-  // line; everything else (copied keys, the end, errors) in Land.
-  if (__builtin_expect(rc == 0 && !copy_keys_ && status_.ok(), 1)) {
-    valid_ = true;
-    key_view_ = ToBytes(*key);
-    value_ = value;
-    position_epoch_ = value_epoch_ = host_->epoch();
-    return;
-  }
   Land(rc, *key, value);
 }
 

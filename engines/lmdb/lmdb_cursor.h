@@ -73,6 +73,8 @@ class LmdbCursor final : public Cursor {
   // Runs one mdb_cursor_get and lands on its result.
   void Move(MDB_val* key, MDB_cursor_op op);
   void Land(int rc, const MDB_val& key, const MDB_val& value);
+  // Land's end and errors: no current entry.
+  [[gnu::noinline, gnu::cold]] void Missed(int rc);
   // True if the position may be stale (a write or savepoint change since).
   bool Stale() const { return mc_ == nullptr || position_epoch_ != host_->epoch(); }
 

@@ -28,6 +28,7 @@ void StoreSession::EndWrite() noexcept {
   // no write transaction afterwards (destroying it rolls it back).
   std::unique_ptr<WriteTxn> write = std::move(write_);
   open_levels_.clear();
+  failed_mark_.reset();
   if (write == nullptr) return;
   try {
     write->Rollback();
@@ -51,6 +52,7 @@ Status StoreSession::Begin(std::chrono::milliseconds wait) {
     MANIFOLD_RETURN_IF_ERROR((*txn)->Savepoint(0));
     write_ = std::move(*txn);
     open_levels_.swap(levels);
+    failed_mark_.reset();
   }
   ++joined_;
   return Status::OK();
@@ -62,6 +64,7 @@ Status StoreSession::Sync() {
   Status s = write_->Commit();
   write_.reset();  // over after any result
   open_levels_.clear();
+  failed_mark_.reset();
   return s;
 }
 
@@ -83,20 +86,28 @@ void StoreSession::RollbackAndLeave() noexcept {
 Status StoreSession::Savepoint(int level) {
   if (write_ == nullptr) return Status::OK();
   if (!open_levels_.empty() && open_levels_.back() == level) return Status::OK();
-  open_levels_.reserve(open_levels_.size() + 1);  // may throw: before any change
+  // Until the mark is made, `level` is a mark that failed: see RollbackTo.
+  // Set first, as the reserve may throw (out of memory).
+  failed_mark_ = level;
+  open_levels_.reserve(open_levels_.size() + 1);
   while (!open_levels_.empty() && open_levels_.back() >= level) open_levels_.pop_back();
+  MANIFOLD_RETURN_IF_ERROR(write_->Savepoint(level + 1));
   open_levels_.push_back(level);
-  return write_->Savepoint(level + 1);
+  failed_mark_.reset();
+  return Status::OK();
 }
 
 Status StoreSession::Release(int level) {
   if (write_ == nullptr) return Status::OK();
+  if (failed_mark_ && *failed_mark_ >= level) failed_mark_.reset();
   while (!open_levels_.empty() && open_levels_.back() >= level) open_levels_.pop_back();
   return write_->Release(level + 1);
 }
 
 Status StoreSession::RollbackTo(int level) {
   if (write_ == nullptr) return Status::OK();
+  const bool failed_here = failed_mark_ == level;
+  if (failed_mark_ && *failed_mark_ >= level) failed_mark_.reset();
   // Savepoint `level` stays open. Its own mark, if this store has one, holds
   // its state; a mark above it may hold later writes of this store, which the
   // rollback must undo.
@@ -105,6 +116,16 @@ Status StoreSession::RollbackTo(int level) {
       open_levels_.resize(i + 1);
       return write_->RollbackTo(level + 1);
     }
+  }
+  if (failed_here) {
+    // The mark of `level` failed (out of memory, an engine error). SQLite
+    // marks a table when the statement that first writes it starts, so the
+    // failure failed that statement before it wrote anything, and this is the
+    // statement's rollback: the state of `level` is the current one. (Taken
+    // for a savepoint older than the store's transaction, below, it would
+    // undo what other tables of the store wrote before.)
+    while (!open_levels_.empty() && open_levels_.back() >= level) open_levels_.pop_back();
+    return Status::OK();
   }
   // No mark at `level`: SQLite made that savepoint before this store joined
   // the transaction. Every savepoint made after the join is marked (SQLite

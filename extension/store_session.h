@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -83,6 +84,7 @@ class StoreSession {
   std::unique_ptr<WriteTxn> write_;
   int joined_ = 0;                 // tables inside the current transaction
   std::vector<int> open_levels_;   // savepoint levels open, ascending
+  std::optional<int> failed_mark_;  // the level whose Savepoint() failed
   std::weak_ptr<ReadTxn> snapshot_;
   std::set<WriteTxnReader*> readers_;
 };

@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "btree/btree_engine.h"
-#include "common/fork_guard.h"
 #include "common/poison.h"
 #include "lmdb/lmdb_engine.h"
 #include "memory/memory_engine.h"
@@ -70,11 +69,14 @@ Result<std::unique_ptr<Engine>> Engine::Open(std::string_view name, const Option
     }
     Result<std::unique_ptr<Engine>> engine = entry.open(options);
     if (!engine.ok()) return engine;
-    // A store belongs to the process that opened it: in a forked child every
-    // use is a clear error, and closing closes nothing (fork_guard.h).
-    *engine = GuardAgainstFork(std::move(*engine), info.name + " store '" + options.path + "'");
-    // An I/O error poisons a store on disk until it is reopened (poison.h).
-    if (info.capabilities.persistent) *engine = WrapWithPoison(std::move(*engine), options.path);
+    // A store on disk belongs to the process that opened it: in a forked
+    // child every use is a clear error, and closing closes nothing
+    // (fork_guard.h). An I/O error poisons it until it is reopened
+    // (poison.h). Memory stores need neither: fork() copies them.
+    if (info.capabilities.persistent) {
+      *engine = GuardStore(std::move(*engine), options.path,
+                           info.name + " store '" + options.path + "'");
+    }
     // Engines without compression of their own get manifold's zstd value layer.
     if (options.compression == Compression::kZstd && !info.capabilities.native_compression) {
       return WrapWithZstd(std::move(*engine), options);

@@ -124,7 +124,7 @@ class PoisonTest : public ::testing::Test {
     script_->rows = {{"a", "1"}, {"b", "2"}, {"c", "3"}};
   }
   std::unique_ptr<Engine> Open() {
-    return WrapWithPoison(std::make_unique<ScriptedEngine>(script_), path_);
+    return GuardStore(std::make_unique<ScriptedEngine>(script_), path_, "scripted store");
   }
   // Commits one row through `engine` after scripting the commit's result.
   Status CommitReturning(Engine& engine, Status result) {

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/file_util.h"
+#include "common/fork_guard.h"
 
 namespace manifold {
 namespace {
@@ -54,10 +55,28 @@ class Poison {
   std::string first_;  // the first error's message
 };
 
-#define MANIFOLD_POISON_CHECK(poison)          \
-  do {                                         \
-    Status poison_status = (poison).Check();   \
-    if (!poison_status.ok()) return poison_status; \
+// What every wrapper of one engine handle checks before it calls the engine:
+// that this is the process that opened the handle (fork_guard.h), and that
+// the store is not poisoned. One object per handle, shared by its
+// transactions, so a transaction costs one reference count and no copy.
+struct Guard {
+  Guard(std::shared_ptr<Poison> p, std::string w) : poison(std::move(p)), what(std::move(w)) {}
+  // Ownership first: in a forked child the poison flag is the parent's.
+  Status Check() const {
+    if (__builtin_expect(owner.inherited(), 0)) return owner.Check(what);
+    return poison->Check();
+  }
+  bool inherited() const { return owner.inherited(); }
+
+  std::shared_ptr<Poison> poison;
+  OwnerProcess owner;
+  std::string what;  // names the store in the error of a forked child
+};
+
+#define MANIFOLD_GUARD_CHECK(guard)                   \
+  do {                                                \
+    Status guard_status = (guard).Check();            \
+    if (!guard_status.ok()) return guard_status;      \
   } while (0)
 
 class PoisonCursor final : public Cursor {
@@ -99,74 +118,82 @@ class PoisonCursor final : public Cursor {
   Status failed_;  // the poison error that stopped a move
 };
 
-// Forwards the reads of ReadTxn to `inner`, checking and noting the poison.
+// Forwards the reads of ReadTxn to `inner`, checking the guard and noting
+// the poison. In a forked child the transaction is the parent's: it is never
+// ended here (its destructor leaks it), as the engine handle is not closed.
 template <typename Base, typename Inner>
-class PoisonReads : public Base {
+class GuardedReads : public Base {
  public:
-  PoisonReads(std::unique_ptr<Inner> inner, std::shared_ptr<Poison> poison)
-      : inner_(std::move(inner)), poison_(std::move(poison)) {}
+  GuardedReads(std::unique_ptr<Inner> inner, std::shared_ptr<const Guard> guard)
+      : inner_(std::move(inner)), guard_(std::move(guard)), poison_(guard_->poison.get()) {}
+  ~GuardedReads() override {
+    if (guard_->inherited()) (void)inner_.release();
+  }
   Result<Keyspace> OpenKeyspace(std::string_view name) override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     return poison_->Note(inner_->OpenKeyspace(name));
   }
   Result<std::vector<std::string>> ListKeyspaces() override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     return poison_->Note(inner_->ListKeyspaces());
   }
   Status Get(const Keyspace& ks, Bytes key, std::string* value) override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     return poison_->Note(inner_->Get(ks, key, value));
   }
   Result<std::unique_ptr<Cursor>> NewCursor(const Keyspace& ks) override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     Result<std::unique_ptr<Cursor>> cursor = poison_->Note(inner_->NewCursor(ks));
     if (!cursor.ok()) return cursor.status();
-    return std::unique_ptr<Cursor>(std::make_unique<PoisonCursor>(std::move(*cursor), poison_));
+    return std::unique_ptr<Cursor>(
+        std::make_unique<PoisonCursor>(std::move(*cursor), guard_->poison));
   }
 
  protected:
   std::unique_ptr<Inner> inner_;
-  std::shared_ptr<Poison> poison_;
+  std::shared_ptr<const Guard> guard_;
+  Poison* poison_;  // guard_->poison's
 };
 
-using PoisonReadTxn = PoisonReads<ReadTxn, ReadTxn>;
+using GuardedReadTxn = GuardedReads<ReadTxn, ReadTxn>;
 
-class PoisonWriteTxn final : public PoisonReads<WriteTxn, WriteTxn> {
+class GuardedWriteTxn final : public GuardedReads<WriteTxn, WriteTxn> {
  public:
-  using PoisonReads::PoisonReads;
+  using GuardedReads::GuardedReads;
   Result<Keyspace> CreateKeyspace(std::string_view name) override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     return poison_->Note(inner_->CreateKeyspace(name));
   }
   Status DropKeyspace(std::string_view name) override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     return poison_->Note(inner_->DropKeyspace(name));
   }
   Status Put(const Keyspace& ks, Bytes key, Bytes value) override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     return poison_->Note(inner_->Put(ks, key, value));
   }
   Status Insert(const Keyspace& ks, Bytes key, Bytes value) override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     return poison_->Note(inner_->Insert(ks, key, value));
   }
   Status Delete(const Keyspace& ks, Bytes key) override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     return poison_->Note(inner_->Delete(ks, key));
   }
   Status Savepoint(int level) override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     return poison_->Note(inner_->Savepoint(level));
   }
   Status RollbackTo(int level) override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     return poison_->Note(inner_->RollbackTo(level));
   }
   Status Release(int level) override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     return poison_->Note(inner_->Release(level));
   }
   Status Commit() override {
+    if (guard_->inherited()) return guard_->Check();  // the parent's: touch nothing
     Status poisoned = poison_->Check();
     if (!poisoned.ok()) {
       inner_->Rollback();  // never reaches the disk: no write, no fsync
@@ -174,51 +201,59 @@ class PoisonWriteTxn final : public PoisonReads<WriteTxn, WriteTxn> {
     }
     return poison_->Note(inner_->Commit());
   }
-  void Rollback() override { inner_->Rollback(); }
+  void Rollback() override {
+    if (!guard_->inherited()) inner_->Rollback();
+  }
 };
 
-class PoisonEngine final : public Engine {
+// In a forked child the engine handle is the parent's: every call is the
+// guard's error, and the destructor leaks the handle instead of closing it.
+class GuardedEngine final : public Engine {
  public:
-  PoisonEngine(std::unique_ptr<Engine> inner, std::shared_ptr<Poison> poison)
-      : inner_(std::move(inner)), poison_(std::move(poison)) {}
+  GuardedEngine(std::unique_ptr<Engine> inner, std::shared_ptr<const Guard> guard)
+      : inner_(std::move(inner)), guard_(std::move(guard)), poison_(guard_->poison.get()) {}
+  ~GuardedEngine() override {
+    if (guard_->inherited()) (void)inner_.release();
+  }
   std::string_view name() const override { return inner_->name(); }
   Capabilities capabilities() const override { return inner_->capabilities(); }
   Result<std::unique_ptr<ReadTxn>> BeginRead() override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     Result<std::unique_ptr<ReadTxn>> txn = poison_->Note(inner_->BeginRead());
     if (!txn.ok()) return txn.status();
-    return std::unique_ptr<ReadTxn>(std::make_unique<PoisonReadTxn>(std::move(*txn), poison_));
+    return std::unique_ptr<ReadTxn>(std::make_unique<GuardedReadTxn>(std::move(*txn), guard_));
   }
   Result<std::unique_ptr<WriteTxn>> BeginWrite(std::chrono::milliseconds wait) override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     Result<std::unique_ptr<WriteTxn>> txn = poison_->Note(inner_->BeginWrite(wait));
     if (!txn.ok()) return txn.status();
-    return std::unique_ptr<WriteTxn>(std::make_unique<PoisonWriteTxn>(std::move(*txn), poison_));
+    return std::unique_ptr<WriteTxn>(std::make_unique<GuardedWriteTxn>(std::move(*txn), guard_));
   }
   Result<uint64_t> EstimatedSize() override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     return poison_->Note(inner_->EstimatedSize());
   }
   Status Compact() override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     return poison_->Note(inner_->Compact());
   }
   Status Check() override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     return poison_->Note(inner_->Check());
   }
   Result<uint64_t> StoredBytes(std::string_view keyspace) override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     return poison_->Note(inner_->StoredBytes(keyspace));
   }
   Status Backup(const std::string& path) override {
-    MANIFOLD_POISON_CHECK(*poison_);
+    MANIFOLD_GUARD_CHECK(*guard_);
     return poison_->Note(inner_->Backup(path));
   }
 
  private:
   std::unique_ptr<Engine> inner_;
-  std::shared_ptr<Poison> poison_;
+  std::shared_ptr<const Guard> guard_;
+  Poison* poison_;  // guard_->poison's
 };
 
 // The flag of each store some handle has open, by device and inode.
@@ -242,8 +277,10 @@ std::shared_ptr<Poison> PoisonOf(const std::string& path) {
 
 }  // namespace
 
-std::unique_ptr<Engine> WrapWithPoison(std::unique_ptr<Engine> engine, const std::string& path) {
-  return std::make_unique<PoisonEngine>(std::move(engine), PoisonOf(path));
+std::unique_ptr<Engine> GuardStore(std::unique_ptr<Engine> engine, const std::string& path,
+                                   std::string what) {
+  return std::make_unique<GuardedEngine>(
+      std::move(engine), std::make_shared<const Guard>(PoisonOf(path), std::move(what)));
 }
 
 }  // namespace manifold

@@ -18,9 +18,16 @@
 
 namespace manifold {
 
-// Wraps `engine`, opened on `path`, so that handles of one store (same device
-// and inode) share one poisoned flag that lives as long as any of them.
-std::unique_ptr<Engine> WrapWithPoison(std::unique_ptr<Engine> engine, const std::string& path);
+// Wraps `engine`, opened by this process on `path`, with the two guards a
+// store on disk needs, in one layer (one virtual call and one check of each
+// per operation):
+// - the poison above: handles of one store (same device and inode) share one
+//   poisoned flag that lives as long as any of them;
+// - ownership (fork_guard.h): in a forked child every call is
+//   OwnerProcess::Check's error naming `what`, and destroying the handle or
+//   its transactions closes and ends nothing.
+std::unique_ptr<Engine> GuardStore(std::unique_ptr<Engine> engine, const std::string& path,
+                                   std::string what);
 
 }  // namespace manifold
 

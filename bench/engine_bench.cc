@@ -8,8 +8,8 @@
 //   ./build/bench/engine_bench [--n=200000] [--runs=3] [--dir=/tmp] [--threads=1,2,4]
 //       [--engines=btree,rocksdb,memory,sqlitekv,raw-lmdb,raw-rocksdb]
 //
-// Every column runs --runs times, the columns interleaved, and each figure is
-// the median of its runs: the machine may be shared, and a median of runs
+// Every column runs --runs times, the columns interleaved (each run starting
+// from the next column), and each figure is the median of its runs: the machine may be shared, and a median of runs
 // spread over the whole benchmark is the figure least bent by other work.
 #include <fcntl.h>
 #include <lmdb.h>
@@ -710,7 +710,11 @@ int Main(int argc, char** argv) {
   Workload w = MakeWorkload(n);
   std::vector<std::vector<Figures>> all(columns.size());
   for (int run = 0; run < runs; ++run) {
-    for (size_t c = 0; c < columns.size(); ++c) {
+    // Each run starts from another column, so that no column is always the
+    // one that runs first (on a machine just done with the previous run's
+    // files) and a wrapper and its raw library swap places across runs.
+    for (size_t i = 0; i < columns.size(); ++i) {
+      const size_t c = (i + run) % columns.size();
       std::fprintf(stderr, "run %d/%d: %s\n", run + 1, runs, columns[c].c_str());
       all[c].push_back(RunColumn(columns[c], dir, w, thread_counts));
     }

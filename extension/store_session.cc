@@ -106,8 +106,10 @@ Status StoreSession::Release(int level) {
 
 Status StoreSession::RollbackTo(int level) {
   if (write_ == nullptr) return Status::OK();
+  // A failed mark stays failed for every table that rolls back to its level
+  // (SQLite sends the rollback to each table of the store in turn).
   const bool failed_here = failed_mark_ == level;
-  if (failed_mark_ && *failed_mark_ >= level) failed_mark_.reset();
+  if (failed_mark_ && *failed_mark_ > level) failed_mark_.reset();
   // Savepoint `level` stays open. Its own mark, if this store has one, holds
   // its state; a mark above it may hold later writes of this store, which the
   // rollback must undo.

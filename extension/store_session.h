@@ -84,7 +84,9 @@ class StoreSession {
   std::unique_ptr<WriteTxn> write_;
   int joined_ = 0;                 // tables inside the current transaction
   std::vector<int> open_levels_;   // savepoint levels open, ascending
-  std::optional<int> failed_mark_;  // the level whose Savepoint() failed
+  // The level whose Savepoint() failed, until a mark is made, a rollback
+  // below it or a release at or below it.
+  std::optional<int> failed_mark_;
   std::weak_ptr<ReadTxn> snapshot_;
   std::set<WriteTxnReader*> readers_;
 };

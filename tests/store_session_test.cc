@@ -131,7 +131,10 @@ TEST_F(StoreSessionTest, AFailedJoinMarkRollsBackOnlyTheStatementThatFailed) {
   fail_savepoints_ = true;
   EXPECT_FALSE(session_->Savepoint(1).ok());  // u's join mark at the statement's level
   fail_savepoints_ = false;
-  ASSERT_TRUE(session_->RollbackTo(1).ok());  // the failed statement's rollback
+  // The failed statement's rollback, sent to each table of the store.
+  ASSERT_TRUE(session_->RollbackTo(1).ok());  // t
+  EXPECT_EQ("1-before-savepoint 2-after-savepoint ", Keys());
+  ASSERT_TRUE(session_->RollbackTo(1).ok());  // u
   EXPECT_EQ("1-before-savepoint 2-after-savepoint ", Keys());
 
   // The savepoint made before still holds its own state.

@@ -40,6 +40,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <new>
 #include <random>
 #include <string>
@@ -580,6 +581,54 @@ TEST_P(OomTest, NoWriteTransactionOutlivesAFailure) {
       break;
     }
   }
+}
+
+// Bytes of every file under `path` (a store's file or directory).
+uint64_t StoreBytes(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (fs::is_regular_file(path)) return fs::file_size(path);
+  uint64_t total = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(path)) {
+    if (entry.is_regular_file()) total += entry.file_size();
+  }
+  return total;
+}
+
+// Regression: every allocation of a read statement, failed once, leaves no
+// read transaction registered with the store. (btree and LMDB registered the
+// reader before allocating the transaction object; when that allocation
+// failed, the registration stayed, pinning its snapshot: no page freed after
+// it was ever reused, and a store written on afterwards only grew. A long
+// out-of-memory run grew one btree store to 23 GB.) Checked by rewriting 400
+// KB of rows 30 times afterwards: the store must not grow by more than a few
+// copies of them.
+TEST_P(OomTest, NoReadTransactionOutlivesAFailure) {
+  ASSERT_EQ(SQLITE_OK, g_sqlite_hook_rc);
+  const std::string engine = GetParam();
+  if (engine != "btree" && engine != "lmdb") {
+    GTEST_SKIP() << "only btree and lmdb register readers that hold pages";
+  }
+  RegisterManifold();
+  g_fail_new = true;
+  TempDir dir;
+  const std::string store = dir.path() + "/store." + engine;
+  Connection db(dir.path() + "/main.db");
+  MustRun(db, "CREATE VIRTUAL TABLE t USING " + engine + "(a INTEGER PRIMARY KEY, b, " +
+                  StoreOptions(engine, store, "t") +
+                  "); WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n "
+                  "WHERE x < 100) INSERT INTO t SELECT x, randomblob(4000) FROM n");
+  const std::string read = "SELECT count(*), sum(length(b)) FROM t WHERE a > 0";
+  for (long n = 1;; ++n) {
+    SCOPED_TRACE("allocation " + std::to_string(n) + " once");
+    Arm(n, /*sticky=*/false);
+    ArmedRunSql(db, read);
+    Disarm();
+    if (t_injector.failed == 0) break;
+  }
+  const uint64_t before = StoreBytes(store);
+  for (int round = 0; round < 30; ++round) MustRun(db, "UPDATE t SET b = randomblob(4000)");
+  const uint64_t after = StoreBytes(store);
+  EXPECT_LT(after, before + 8 * 400 * 1024) << "before " << before << " bytes, after " << after;
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, OomTest, ::testing::ValuesIn(EnginesUnderTest()), EngineName());

@@ -565,7 +565,16 @@ class BtreeEngine final : public Engine {
   Result<std::unique_ptr<ReadTxn>> BeginRead() override {
     Result<Snapshot> snap = store_->BeginRead();
     if (!snap.ok()) return snap.status();
-    return std::unique_ptr<ReadTxn>(std::make_unique<BtreeReadTxn>(store_, std::move(*snap)));
+    const uint64_t txn_id = snap->meta.txn_id;
+    try {
+      return std::unique_ptr<ReadTxn>(std::make_unique<BtreeReadTxn>(store_, std::move(*snap)));
+    } catch (...) {
+      // Out of memory before the transaction took the registration over: a
+      // reader left registered would keep every later commit from reusing
+      // pages (the file would only grow) and Compact() busy.
+      store_->EndRead(txn_id);
+      throw;
+    }
   }
 
   Result<std::unique_ptr<WriteTxn>> BeginWrite(std::chrono::milliseconds wait) override {

@@ -172,9 +172,12 @@ Status CheckBtreeFile(const std::string& path) {
 Status CheckBtreeStore(btree::Store& store) {
   Result<btree::Snapshot> snap = store.BeginRead();
   if (!snap.ok()) return snap.status();
-  Status s = btree::Checker(*snap).Run();
-  store.EndRead(snap->meta.txn_id);
-  return s.WithContext(store.path());
+  struct EndRead {  // also when the check runs out of memory
+    btree::Store& store;
+    uint64_t txn_id;
+    ~EndRead() { store.EndRead(txn_id); }
+  } end_read{store, snap->meta.txn_id};
+  return btree::Checker(*snap).Run().WithContext(store.path());
 }
 
 }  // namespace manifold

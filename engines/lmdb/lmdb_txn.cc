@@ -105,7 +105,15 @@ Result<std::unique_ptr<ReadTxn>> LmdbReadTxn::Begin(std::shared_ptr<LmdbEnv> env
     env->EndRead(txn);
     MANIFOLD_RETURN_IF_ERROR(env->RefreshHandlesIfStale());
   }
-  return std::unique_ptr<ReadTxn>(new LmdbReadTxn(std::move(env), txn));
+  try {
+    return std::unique_ptr<ReadTxn>(new LmdbReadTxn(env, txn));
+  } catch (...) {
+    // Out of memory before the transaction owned the handle: an LMDB read
+    // transaction left active would pin its snapshot (no page freed after it
+    // is reused again) and hold a reader slot until the process ends.
+    env->EndRead(txn);
+    throw;
+  }
 }
 
 LmdbReadTxn::~LmdbReadTxn() { env_->EndRead(txn_); }

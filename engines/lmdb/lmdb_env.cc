@@ -249,6 +249,7 @@ Status LmdbEnv::Open(const LmdbEnvOptions& options) {
 }
 
 Status LmdbEnv::OpenEnv() {
+  idle_readers_.reserve(idle_reader_limit());  // EndRead never allocates
   int rc = mdb_env_create(&env_);
   if (rc != 0) return Error(rc, "cannot create environment");
   if ((rc = mdb_env_set_maxdbs(env_, options_.max_keyspaces)) != 0 ||
@@ -378,7 +379,10 @@ void LmdbEnv::EndRead(MDB_txn* txn) {
   bool idle;
   {
     std::lock_guard<std::mutex> lock(txn_mu_);
-    if (idle_readers_.size() < idle_reader_limit()) {
+    // Within the room OpenEnv reserved: this runs in destructors, and a
+    // push_back that throws would also leave live_txns_ counted.
+    if (idle_readers_.size() < idle_reader_limit() &&
+        idle_readers_.size() < idle_readers_.capacity()) {
       idle_readers_.push_back(std::exchange(txn, nullptr));
     }
     idle = --live_txns_ == 0;
@@ -512,21 +516,30 @@ Status LmdbEnv::RefreshHandles(bool by_writer) {
   MDB_cursor* cursor = nullptr;
   int rc = mdb_cursor_open(txn, main_dbi_, &cursor);
   MDB_val key, data;
-  if (rc == 0) rc = mdb_cursor_get(cursor, &key, &data, MDB_FIRST);
-  for (; rc == 0; rc = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
-    std::string name(static_cast<const char*>(key.mv_data), key.mv_size);
-    if (data.mv_size != kNamedDbRecordSize || name.empty() ||
-        name.find('\0') != std::string::npos || handles_.count(name) != 0) {
-      continue;
+  try {
+    if (rc == 0) rc = mdb_cursor_get(cursor, &key, &data, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
+      std::string name(static_cast<const char*>(key.mv_data), key.mv_size);
+      if (data.mv_size != kNamedDbRecordSize || name.empty() ||
+          name.find('\0') != std::string::npos || handles_.count(name) != 0) {
+        continue;
+      }
+      MDB_dbi dbi = 0;
+      int open_rc = mdb_dbi_open(txn, name.c_str(), 0, &dbi);
+      if (open_rc == MDB_INCOMPATIBLE) continue;  // a plain key that happens to be 48 bytes
+      if (open_rc != 0) {
+        rc = open_rc;
+        break;
+      }
+      opened[name] = dbi;
     }
-    MDB_dbi dbi = 0;
-    int open_rc = mdb_dbi_open(txn, name.c_str(), 0, &dbi);
-    if (open_rc == MDB_INCOMPATIBLE) continue;  // a plain key that happens to be 48 bytes
-    if (open_rc != 0) {
-      rc = open_rc;
-      break;
-    }
-    opened[name] = dbi;
+  } catch (...) {
+    // Out of memory: a read transaction left live would pin its snapshot (no
+    // page freed after it reused again) and keep the map from growing.
+    if (cursor != nullptr) mdb_cursor_close(cursor);
+    mdb_txn_abort(txn);
+    EndTxn();
+    throw;
   }
   if (cursor != nullptr) mdb_cursor_close(cursor);
   if (rc != MDB_NOTFOUND) {
@@ -653,11 +666,16 @@ Status LmdbEnv::Compact(bool sole_handle, bool* swapped) {
     handle_generation_.fetch_add(1, std::memory_order_release);
     MDB_txn* txn = nullptr;
     rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
-    for (const std::string& name : slots) {
-      MDB_dbi dbi = 0;
-      if (rc == 0) rc = mdb_dbi_open(txn, name.c_str(), 0, &dbi);
-      if (rc != 0) break;
-      SetHandleLocked(name, dbi);
+    try {
+      for (const std::string& name : slots) {
+        MDB_dbi dbi = 0;
+        if (rc == 0) rc = mdb_dbi_open(txn, name.c_str(), 0, &dbi);
+        if (rc != 0) break;
+        SetHandleLocked(name, dbi);
+      }
+    } catch (...) {
+      if (txn != nullptr) mdb_txn_abort(txn);  // never left live (see RefreshHandles)
+      throw;
     }
     if (txn != nullptr) {
       if (rc == 0) {

@@ -63,18 +63,43 @@ Mutator::Mutator(const Pages& base, std::vector<uint64_t> reusable)
   max_inline_key_ = max_cell_ - 32;
 }
 
+namespace {
+
+// Makes room for one more element without losing the vector's geometric
+// growth, so that the push_back after it cannot throw.
+template <typename T>
+void Reserve(std::vector<T>& v, size_t n) {
+  if (n > v.capacity()) v.reserve(std::max(n, v.capacity() * 2 + 8));
+}
+template <typename T>
+void ReserveOneMore(std::vector<T>& v) {
+  Reserve(v, v.size() + 1);
+}
+
+}  // namespace
+
+// Allocate, FreePage and Released do everything that may throw (allocating
+// the page, growing a log or a map) before they change any state: when
+// memory runs out, a page is never lost from the free pages, and the undo
+// log always matches avail_, so a rollback to a savepoint restores it.
 uint8_t* Mutator::Allocate(uint64_t* pgno) {
-  if (!avail_.empty()) {
-    *pgno = avail_.back();
-    avail_.pop_back();
-    if (marks_open_) undo_.push_back({false, *pgno});
-  } else {
-    *pgno = pages_.page_count++;
+  std::unique_ptr<uint8_t[]> data = std::make_unique<uint8_t[]>(pages_.page_size);
+  if (marks_open_) {
+    ReserveOneMore(undo_);
+    ReserveOneMore(alloc_log_);
   }
-  if (marks_open_) alloc_log_.push_back(*pgno);
-  DirtyPage& page = dirty_[*pgno];
+  const uint64_t n = avail_.empty() ? pages_.page_count : avail_.back();
+  DirtyPage& page = dirty_[n];  // may throw (rehash): nothing changed yet
+  if (!avail_.empty()) {
+    avail_.pop_back();
+    if (marks_open_) undo_.push_back({false, n});
+  } else {
+    ++pages_.page_count;
+  }
+  if (marks_open_) alloc_log_.push_back(n);
   page.gen = epoch_;
-  page.data = std::make_unique<uint8_t[]>(pages_.page_size);
+  page.data = std::move(data);
+  *pgno = n;
   return page.data.get();
 }
 
@@ -89,6 +114,8 @@ void Mutator::FreePage(uint64_t pgno) {
   if (it == dirty_.end()) {
     freed_.push_back(pgno);
   } else if (it->second.gen > frozen_) {
+    ReserveOneMore(avail_);
+    if (marks_open_) ReserveOneMore(undo_);
     dirty_.erase(it);
     avail_.push_back(pgno);
     if (marks_open_) undo_.push_back({true, pgno});
@@ -105,6 +132,10 @@ Result<uint8_t*> Mutator::Writable(uint64_t pgno, uint64_t* out_pgno) {
   }
   const uint8_t* source = pages_.Get(pgno);
   if (source == nullptr) return BadPage(pgno, "page number out of range or checksum mismatch");
+  // FreePage below records the old page in freed_ or retired_: room first,
+  // so that nothing throws once the copy is allocated.
+  ReserveOneMore(freed_);
+  ReserveOneMore(retired_);
   uint8_t* copy = Allocate(out_pgno);
   std::memcpy(copy, source, pages_.page_size);
   FreePage(pgno);
@@ -702,13 +733,17 @@ void Mutator::RollbackTo(const Mark& mark) {
 }
 
 void Mutator::Released(const Mark* top) {
+  // Room first (see Allocate): retired pages may go to avail_ and undo_.
+  std::vector<std::pair<uint64_t, uint64_t>> keep;
+  keep.reserve(retired_.size());
+  Reserve(avail_, avail_.size() + retired_.size());
+  if (top != nullptr) Reserve(undo_, undo_.size() + retired_.size());
   frozen_ = top == nullptr ? 0 : top->epoch;
   if (top == nullptr) {
     marks_open_ = false;
     alloc_log_.clear();
     undo_.clear();
   }
-  std::vector<std::pair<uint64_t, uint64_t>> keep;
   for (const auto& [pgno, gen] : retired_) {
     if (gen > frozen_) {
       dirty_.erase(pgno);

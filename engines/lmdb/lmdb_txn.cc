@@ -459,6 +459,12 @@ Status LmdbWriteTxn::Delete(const Keyspace& ks, Bytes key) {
 
 Status LmdbWriteTxn::Savepoint(int level) {
   MANIFOLD_RETURN_IF_ERROR(CheckUsable());
+  // Room first: a child transaction begun and then not recorded (out of
+  // memory in push_back) would stay live under the parent, and LMDB refuses
+  // every later use of a parent with a live child.
+  if (savepoints_.size() == savepoints_.capacity()) {
+    savepoints_.reserve(savepoints_.size() * 2 + 4);
+  }
   MANIFOLD_RETURN_IF_ERROR(Release(level));
   DetachCursors();
   ++epoch_;

@@ -696,6 +696,56 @@ INSTANTIATE_TEST_SUITE_P(Engines, OomWrites, ::testing::Values("btree", "lmdb"),
                            return info.param;
                          });
 
+// Regression: a sqlitekv lookup or delete whose key could not be bound (out
+// of memory inside the store's own SQLite) is an error, never an answer.
+// Both took any failed bind for a key too long to be stored: the lookup said
+// NotFound for a present key and the delete said OK without deleting. Found
+// by a MANIFOLD_LONG=1 run, where the catalog insert that ignored its bind
+// stored NULL and failed on a NOT NULL constraint.
+TEST(OomSqlitekv, ALookupOrDeleteThatRunsOutOfMemoryNeverAnswersWrongly) {
+  TempDir dir;
+  Options options;
+  options.path = dir.path() + "/store.sqlitekv";
+  options.create_if_missing = true;
+  options.sync = SyncMode::kOff;
+  Result<std::unique_ptr<Engine>> engine = Engine::Open("sqlitekv", options);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  const std::string key = "a key that is present in the keyspace";
+  {
+    Result<std::unique_ptr<WriteTxn>> txn = (*engine)->BeginWrite(std::chrono::seconds(1));
+    ASSERT_TRUE(txn.ok());
+    Result<Keyspace> ks = (*txn)->CreateKeyspace("t");
+    ASSERT_TRUE(ks.ok());
+    ASSERT_TRUE((*txn)->Put(*ks, key, "value").ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  g_fail_new = true;
+  for (long n = 1;; ++n) {
+    SCOPED_TRACE("allocation " + std::to_string(n) + " once");
+    Result<std::unique_ptr<WriteTxn>> txn = (*engine)->BeginWrite(std::chrono::seconds(1));
+    ASSERT_TRUE(txn.ok());
+    Result<Keyspace> ks = (*txn)->OpenKeyspace("t");
+    ASSERT_TRUE(ks.ok());
+    std::string value;
+    Status got;
+    Status deleted = Status::Aborted("not reached");
+    Arm(n, /*sticky=*/false);
+    try {
+      got = (*txn)->Get(*ks, key, &value);
+      deleted = (*txn)->Delete(*ks, key);
+    } catch (const std::bad_alloc&) {
+    }
+    Disarm();
+    const bool reached = t_injector.failed > 0;
+    EXPECT_FALSE(got.IsNotFound()) << "a present key read as missing";
+    if (deleted.ok()) {
+      EXPECT_TRUE((*txn)->Get(*ks, key, &value).IsNotFound()) << "a delete said OK and kept the key";
+    }
+    (*txn)->Rollback();
+    if (!reached) break;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, OomTest, ::testing::ValuesIn(EnginesUnderTest()), EngineName());
 
 }  // namespace

@@ -317,8 +317,8 @@ Result<Keyspace> SqlitekvConnection::FindByName(std::string_view name) {
   if (!has_catalog_) return missing;
   Result<Statement> stmt = BorrowCatalog(StatementKind::kCatalogByName);
   if (!stmt.ok()) return stmt.status();
-  BindBytes(stmt->get(), 1, name);
-  int rc = sqlite3_step(stmt->get());
+  int rc = BindBytes(stmt->get(), 1, name);
+  if (rc == SQLITE_OK) rc = sqlite3_step(stmt->get());
   if (rc == SQLITE_DONE) return missing;
   if (rc != SQLITE_ROW) return Error(rc, "cannot read the keyspace catalog");
   uint64_t id = static_cast<uint64_t>(sqlite3_column_int64(stmt->get(), 0));

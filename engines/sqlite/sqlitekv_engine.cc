@@ -74,8 +74,9 @@ class SqlitekvEngine final : public Engine {
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v2((*conn)->db(), "VACUUM INTO ?", -1, &stmt, nullptr);
     if (rc == SQLITE_OK) {
-      sqlite3_bind_text(stmt, 1, path.c_str(), static_cast<int>(path.size()), SQLITE_TRANSIENT);
-      rc = sqlite3_step(stmt);
+      rc = sqlite3_bind_text(stmt, 1, path.c_str(), static_cast<int>(path.size()),
+                             SQLITE_TRANSIENT);
+      if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
       if (rc == SQLITE_DONE) rc = SQLITE_OK;
     }
     Status s = rc == SQLITE_OK ? Status::OK()

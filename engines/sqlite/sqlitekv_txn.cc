@@ -62,7 +62,9 @@ Status ReadValue(SqlitekvConnection& conn, const std::shared_ptr<TableEntry>& ta
   Result<Statement> stmt = conn.Borrow(table, StatementKind::kGet);
   if (!stmt.ok()) return stmt.status();
   Status missing = Status::NotFound("key not found");
-  if (BindBytes(stmt->get(), 1, key) != SQLITE_OK) return missing;  // too long to be stored
+  int bound = BindBytes(stmt->get(), 1, key);
+  if (bound == SQLITE_TOOBIG) return missing;  // too long to be stored
+  if (bound != SQLITE_OK) return conn.Error(bound, "cannot read keyspace '" + table->name + "'");
   int rc = sqlite3_step(stmt->get());
   if (rc == SQLITE_DONE) return missing;
   if (rc != SQLITE_ROW) return conn.Error(rc, "cannot read keyspace '" + table->name + "'");
@@ -254,9 +256,9 @@ Result<std::string> SqlitekvWriteTxn::NewTableName(std::string_view name) {
     std::string candidate = n == 1 ? base : base + "#" + std::to_string(n);
     Result<Statement> stmt = conn_->BorrowCatalog(StatementKind::kTableNameTaken);
     if (!stmt.ok()) return stmt.status();
-    sqlite3_bind_text(stmt->get(), 1, candidate.data(), static_cast<int>(candidate.size()),
-                      SQLITE_TRANSIENT);
-    int rc = sqlite3_step(stmt->get());
+    int rc = sqlite3_bind_text(stmt->get(), 1, candidate.data(),
+                               static_cast<int>(candidate.size()), SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_step(stmt->get());
     if (rc != SQLITE_ROW) return NoteFailure(conn_->Error(rc, "cannot read the schema"));
     if (sqlite3_column_int64(stmt->get(), 0) == 0) return candidate;
   }
@@ -281,10 +283,12 @@ Result<Keyspace> SqlitekvWriteTxn::CreateKeyspace(std::string_view name) {
     if (!stmt.ok()) {
       s = stmt.status();
     } else {
-      BindBytes(stmt->get(), 1, name);
-      sqlite3_bind_text(stmt->get(), 2, table->data(), static_cast<int>(table->size()),
-                        SQLITE_TRANSIENT);
-      int rc = sqlite3_step(stmt->get());
+      int rc = BindBytes(stmt->get(), 1, name);
+      if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(stmt->get(), 2, table->data(), static_cast<int>(table->size()),
+                               SQLITE_TRANSIENT);
+      }
+      if (rc == SQLITE_OK) rc = sqlite3_step(stmt->get());
       if (rc != SQLITE_DONE) {
         s = NoteFailure(conn_->Error(rc, "cannot add keyspace '" + std::string(name) +
                                              "' to the catalog"));
@@ -355,8 +359,14 @@ Status SqlitekvWriteTxn::Put(const Keyspace& ks, Bytes key, Bytes value) {
   if (!table.ok()) return table.status();
   Result<Statement> stmt = conn_->Borrow(*table, StatementKind::kPut);
   if (!stmt.ok()) return NoteFailure(stmt.status());
-  if (BindBytes(stmt->get(), 1, key) != SQLITE_OK) return TooBig(*conn_, "key", key.size());
-  if (BindBytes(stmt->get(), 2, value) != SQLITE_OK) return TooBig(*conn_, "value", value.size());
+  for (int i : {1, 2}) {
+    const Bytes bytes = i == 1 ? key : value;
+    int bound = BindBytes(stmt->get(), i, bytes);
+    if (bound == SQLITE_TOOBIG) return TooBig(*conn_, i == 1 ? "key" : "value", bytes.size());
+    if (bound != SQLITE_OK) {
+      return NoteFailure(conn_->Error(bound, "cannot write to keyspace '" + ks.name + "'"));
+    }
+  }
   ++epoch_;
   int rc = sqlite3_step(stmt->get());
   if (rc == SQLITE_DONE) return Status::OK();
@@ -369,7 +379,11 @@ Status SqlitekvWriteTxn::Delete(const Keyspace& ks, Bytes key) {
   if (!table.ok()) return table.status();
   Result<Statement> stmt = conn_->Borrow(*table, StatementKind::kDelete);
   if (!stmt.ok()) return NoteFailure(stmt.status());
-  if (BindBytes(stmt->get(), 1, key) != SQLITE_OK) return Status::OK();  // cannot be stored
+  int bound = BindBytes(stmt->get(), 1, key);
+  if (bound == SQLITE_TOOBIG) return Status::OK();  // too long to be stored
+  if (bound != SQLITE_OK) {
+    return NoteFailure(conn_->Error(bound, "cannot delete from keyspace '" + ks.name + "'"));
+  }
   ++epoch_;
   int rc = sqlite3_step(stmt->get());
   if (rc == SQLITE_DONE) return Status::OK();

@@ -631,6 +631,38 @@ TEST_P(OomTest, NoReadTransactionOutlivesAFailure) {
   EXPECT_LT(after, before + 8 * 400 * 1024) << "before " << before << " bytes, after " << after;
 }
 
+// The engine-level tests below: a store of `engine` in `dir` (sync=off:
+// durability is not under test) holding keyspace "t" with `rows`, and each
+// round's write transaction on "t".
+std::unique_ptr<Engine> OpenStoreWithT(const std::string& engine, const TempDir& dir,
+                                       const std::vector<std::pair<std::string, std::string>>& rows) {
+  Options options;
+  options.path = dir.path() + "/store." + engine;
+  options.create_if_missing = true;
+  options.sync = SyncMode::kOff;
+  Result<std::unique_ptr<Engine>> opened = Engine::Open(engine, options);
+  EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+  if (!opened.ok()) return nullptr;
+  Result<std::unique_ptr<WriteTxn>> txn = (*opened)->BeginWrite(std::chrono::seconds(1));
+  Result<Keyspace> ks = txn.ok() ? (*txn)->CreateKeyspace("t") : Result<Keyspace>(txn.status());
+  EXPECT_TRUE(ks.ok()) << ks.status().ToString();
+  if (!ks.ok()) return nullptr;
+  for (const auto& [key, value] : rows) EXPECT_TRUE((*txn)->Put(*ks, key, value).ok());
+  EXPECT_TRUE((*txn)->Commit().ok());
+  return std::move(*opened);
+}
+
+std::unique_ptr<WriteTxn> BeginOnT(Engine& engine, Keyspace* ks) {
+  Result<std::unique_ptr<WriteTxn>> txn = engine.BeginWrite(std::chrono::seconds(1));
+  EXPECT_TRUE(txn.ok()) << txn.status().ToString();
+  if (!txn.ok()) return nullptr;
+  Result<Keyspace> opened = (*txn)->OpenKeyspace("t");
+  EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+  if (!opened.ok()) return nullptr;
+  *ks = *opened;
+  return std::move(*txn);
+}
+
 // Regression: a write that runs out of memory inside a savepoint leaves the
 // transaction whole. (btree's copy-on-write allocator took a page from the
 // free pages and then grew its undo log; when that growth failed, the page
@@ -644,48 +676,37 @@ class OomWrites : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OomWrites, AWriteThatRunsOutOfMemoryInASavepointLeavesTheTransactionWhole) {
   TempDir dir;
-  Options options;
-  options.path = dir.path() + "/store." + GetParam();
-  options.create_if_missing = true;
-  options.sync = SyncMode::kOff;
-  Result<std::unique_ptr<Engine>> engine = Engine::Open(GetParam(), options);
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   std::vector<std::string> keys;
   std::mt19937_64 random(7);
   for (int i = 0; i < 400; ++i) keys.push_back("key-" + std::to_string(random()));
   const std::string value(300, 'v');
-  {
-    Result<std::unique_ptr<WriteTxn>> txn = (*engine)->BeginWrite(std::chrono::seconds(1));
-    ASSERT_TRUE(txn.ok());
-    Result<Keyspace> ks = (*txn)->CreateKeyspace("t");
-    ASSERT_TRUE(ks.ok());
-    for (size_t i = 0; i < keys.size(); i += 2) ASSERT_TRUE((*txn)->Put(*ks, keys[i], value).ok());
-    ASSERT_TRUE((*txn)->Commit().ok());
-  }
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (size_t i = 0; i < keys.size(); i += 2) rows.emplace_back(keys[i], value);
+  std::unique_ptr<Engine> engine = OpenStoreWithT(GetParam(), dir, rows);
+  ASSERT_NE(nullptr, engine);
   g_fail_new = true;
   for (long n = 1;; ++n) {
     SCOPED_TRACE("allocation " + std::to_string(n) + " once");
-    Result<std::unique_ptr<WriteTxn>> txn = (*engine)->BeginWrite(std::chrono::seconds(1));
-    ASSERT_TRUE(txn.ok());
-    Result<Keyspace> ks = (*txn)->OpenKeyspace("t");
-    ASSERT_TRUE(ks.ok());
-    ASSERT_TRUE((*txn)->Savepoint(1).ok());
+    Keyspace ks;
+    std::unique_ptr<WriteTxn> txn = BeginOnT(*engine, &ks);
+    ASSERT_NE(nullptr, txn);
+    ASSERT_TRUE(txn->Savepoint(1).ok());
     Arm(n, /*sticky=*/false);
     try {
-      if ((*txn)->Savepoint(2).ok()) {
+      if (txn->Savepoint(2).ok()) {
         for (size_t i = 1; i < 80; i += 2) {
-          if (!(*txn)->Put(*ks, keys[i], value).ok()) break;
+          if (!txn->Put(ks, keys[i], value).ok()) break;
         }
       }
     } catch (const std::bad_alloc&) {
     }
     Disarm();
     const bool reached = t_injector.failed > 0;
-    Status put = (*txn)->Put(*ks, keys[0], "after");
+    Status put = txn->Put(ks, keys[0], "after");
     ASSERT_TRUE(put.ok()) << put.ToString();
-    ASSERT_TRUE((*txn)->RollbackTo(1).ok());
-    ASSERT_TRUE((*txn)->Commit().ok());
-    Status check = (*engine)->Check();  // LMDB has none of its own: NotSupported
+    ASSERT_TRUE(txn->RollbackTo(1).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+    Status check = engine->Check();  // LMDB has none of its own: NotSupported
     ASSERT_TRUE(check.ok() || check.code() == Status::Code::kNotSupported) << check.ToString();
     if (!reached) break;
   }
@@ -704,44 +725,31 @@ INSTANTIATE_TEST_SUITE_P(Engines, OomWrites, ::testing::Values("btree", "lmdb"),
 // stored NULL and failed on a NOT NULL constraint.
 TEST(OomSqlitekv, ALookupOrDeleteThatRunsOutOfMemoryNeverAnswersWrongly) {
   TempDir dir;
-  Options options;
-  options.path = dir.path() + "/store.sqlitekv";
-  options.create_if_missing = true;
-  options.sync = SyncMode::kOff;
-  Result<std::unique_ptr<Engine>> engine = Engine::Open("sqlitekv", options);
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   const std::string key = "a key that is present in the keyspace";
-  {
-    Result<std::unique_ptr<WriteTxn>> txn = (*engine)->BeginWrite(std::chrono::seconds(1));
-    ASSERT_TRUE(txn.ok());
-    Result<Keyspace> ks = (*txn)->CreateKeyspace("t");
-    ASSERT_TRUE(ks.ok());
-    ASSERT_TRUE((*txn)->Put(*ks, key, "value").ok());
-    ASSERT_TRUE((*txn)->Commit().ok());
-  }
+  std::unique_ptr<Engine> engine = OpenStoreWithT("sqlitekv", dir, {{key, "value"}});
+  ASSERT_NE(nullptr, engine);
   g_fail_new = true;
   for (long n = 1;; ++n) {
     SCOPED_TRACE("allocation " + std::to_string(n) + " once");
-    Result<std::unique_ptr<WriteTxn>> txn = (*engine)->BeginWrite(std::chrono::seconds(1));
-    ASSERT_TRUE(txn.ok());
-    Result<Keyspace> ks = (*txn)->OpenKeyspace("t");
-    ASSERT_TRUE(ks.ok());
+    Keyspace ks;
+    std::unique_ptr<WriteTxn> txn = BeginOnT(*engine, &ks);
+    ASSERT_NE(nullptr, txn);
     std::string value;
     Status got;
     Status deleted = Status::Aborted("not reached");
     Arm(n, /*sticky=*/false);
     try {
-      got = (*txn)->Get(*ks, key, &value);
-      deleted = (*txn)->Delete(*ks, key);
+      got = txn->Get(ks, key, &value);
+      deleted = txn->Delete(ks, key);
     } catch (const std::bad_alloc&) {
     }
     Disarm();
     const bool reached = t_injector.failed > 0;
     EXPECT_FALSE(got.IsNotFound()) << "a present key read as missing";
     if (deleted.ok()) {
-      EXPECT_TRUE((*txn)->Get(*ks, key, &value).IsNotFound()) << "a delete said OK and kept the key";
+      EXPECT_TRUE(txn->Get(ks, key, &value).IsNotFound()) << "a delete said OK and kept the key";
     }
-    (*txn)->Rollback();
+    txn->Rollback();
     if (!reached) break;
   }
 }

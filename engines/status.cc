@@ -22,14 +22,25 @@ std::string_view CodeName(Status::Code code) {
   return "Unknown";
 }
 
+Status Status::KeyNotFound() noexcept {
+  // Made once and never destroyed, so that it outlives every Status.
+  static const Rep* const rep = new Rep{Code::kNotFound, true, "key not found"};
+  return Status(rep);
+}
+
+const std::string& Status::EmptyMessage() noexcept {
+  static const std::string* const empty = new std::string();
+  return *empty;
+}
+
 Status Status::WithContext(std::string_view context) const {
   if (ok()) return *this;
-  return Status(code_, std::string(context) + ": " + message_);
+  return Status(code(), std::string(context) + ": " + message());
 }
 
 std::string Status::ToString() const {
   if (ok()) return "OK";
-  return std::string(CodeName(code_)) + ": " + message_;
+  return std::string(CodeName(code())) + ": " + message();
 }
 
 int CompareBytes(Bytes a, Bytes b) { return a.compare(b); }

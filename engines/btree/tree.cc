@@ -135,7 +135,7 @@ Status TreeGet(const Pages& pages, uint64_t root, Bytes key, std::string* value)
     bool exact = false;
     MANIFOLD_RETURN_IF_ERROR(SearchNode(pages, *page, pgno, key, &index, &exact, &scratch));
     if (PageTypeOf(*page) == kLeafPage) {
-      if (!exact) return Status::NotFound("key not found");
+      if (!exact) return Status::KeyNotFound();
       Cell cell;
       MANIFOLD_RETURN_IF_ERROR(GetCell(pages, *page, pgno, index, &cell));
       if (cell.value_overflows()) {
@@ -147,7 +147,7 @@ Status TreeGet(const Pages& pages, uint64_t root, Bytes key, std::string* value)
     }
     MANIFOLD_RETURN_IF_ERROR(ChildAt(pages, *page, pgno, index, &pgno));
   }
-  return Status::NotFound("key not found");
+  return Status::KeyNotFound();
 }
 
 Status TreePath::DescendEdge(const Pages& pages, uint64_t pgno, bool leftmost) {

@@ -28,7 +28,7 @@ Status GetIn(const MemoryCatalog& catalog, const Keyspace& ks, Bytes key, std::s
   Result<const MemoryKeyspace*> keyspace = FindMemoryKeyspace(catalog, ks, label);
   if (!keyspace.ok()) return keyspace.status();
   const TreeEntry* entry = (*keyspace)->tree.Find(key);
-  if (entry == nullptr) return Status::NotFound("key not found");
+  if (entry == nullptr) return Status::KeyNotFound();
   value->assign(entry->value());
   return Status::OK();
 }

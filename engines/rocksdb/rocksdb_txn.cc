@@ -67,7 +67,7 @@ Status RocksdbReadTxn::Get(const Keyspace& ks, Bytes key, std::string* value) {
   if (it == keyspaces_.end()) return Missing(ks);
   rocksdb::PinnableSlice found;
   rocksdb::Status s = store_->db->Get(read_options_, it->second->handle(), ToSlice(key), &found);
-  if (s.IsNotFound()) return Status::NotFound("key not found");
+  if (s.IsNotFound()) return Status::KeyNotFound();
   if (!s.ok()) return FromRocksdb(s, "rocksdb get in '" + ks.name + "'");
   value->assign(found.data(), found.size());
   return Status::OK();
@@ -140,7 +140,7 @@ Status RocksdbWriteTxn::Get(const Keyspace& ks, Bytes key, std::string* value) {
   // latest committed state is the state it began on.
   rocksdb::Status s = batch_.GetFromBatchAndDB(store_->db.get(), rocksdb::ReadOptions(),
                                                cf, ToSlice(key), &found);
-  if (s.IsNotFound()) return Status::NotFound("key not found");
+  if (s.IsNotFound()) return Status::KeyNotFound();
   if (!s.ok()) return FromRocksdb(s, "rocksdb get in '" + ks.name + "'");
   *value = std::move(found);
   return Status::OK();

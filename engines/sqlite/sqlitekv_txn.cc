@@ -61,7 +61,7 @@ Status ReadValue(SqlitekvConnection& conn, const std::shared_ptr<TableEntry>& ta
                  std::string* value) {
   Result<Statement> stmt = conn.Borrow(table, StatementKind::kGet);
   if (!stmt.ok()) return stmt.status();
-  Status missing = Status::NotFound("key not found");
+  Status missing = Status::KeyNotFound();
   int bound = BindBytes(stmt->get(), 1, key);
   if (bound == SQLITE_TOOBIG) return missing;  // too long to be stored
   if (bound != SQLITE_OK) return conn.Error(bound, "cannot read keyspace '" + table->name + "'");

@@ -2,7 +2,14 @@
 //
 // A Status is OK, or a code plus a message meant for a person. A Result<T> is a
 // T, or a non-OK Status. Both are plain values: copy them, return them, compare
-// their codes. Thread-safe as values (no shared state).
+// their codes. Thread-safe as values (no shared state but immutable
+// constants).
+//
+// An OK Status is one null pointer: making, moving, testing and dropping one
+// costs a few instructions, which matters on the paths every row and every
+// lookup take. An error holds its code and message on the heap (as LevelDB's
+// Status does); the few errors a hot path returns (a key not found) share a
+// constant and allocate nothing.
 #ifndef MANIFOLD_STATUS_H_
 #define MANIFOLD_STATUS_H_
 
@@ -32,10 +39,30 @@ class [[nodiscard]] Status {
   };
 
   // Creates an OK status.
-  Status() = default;
+  Status() noexcept = default;
+  Status(const Status& other) : rep_(Copy(other.rep_)) {}
+  Status(Status&& other) noexcept : rep_(std::exchange(other.rep_, nullptr)) {}
+  Status& operator=(const Status& other) {
+    if (this != &other) {
+      const Rep* copy = Copy(other.rep_);  // first: if it throws, *this stands
+      Drop();
+      rep_ = copy;
+    }
+    return *this;
+  }
+  Status& operator=(Status&& other) noexcept {
+    if (this != &other) {
+      Drop();
+      rep_ = std::exchange(other.rep_, nullptr);
+    }
+    return *this;
+  }
+  ~Status() { Drop(); }
 
   static Status OK() { return Status(); }
   static Status NotFound(std::string message) { return {Code::kNotFound, std::move(message)}; }
+  // NotFound("key not found"), the miss of a lookup: allocates nothing.
+  static Status KeyNotFound() noexcept;
   static Status InvalidArgument(std::string message) {
     return {Code::kInvalidArgument, std::move(message)};
   }
@@ -51,12 +78,13 @@ class [[nodiscard]] Status {
   static Status Aborted(std::string message) { return {Code::kAborted, std::move(message)}; }
   static Status Internal(std::string message) { return {Code::kInternal, std::move(message)}; }
 
-  bool ok() const { return code_ == Code::kOk; }
-  bool IsNotFound() const { return code_ == Code::kNotFound; }
-  bool IsBusy() const { return code_ == Code::kBusy; }
-  bool IsConstraint() const { return code_ == Code::kConstraint; }
-  Code code() const { return code_; }
-  const std::string& message() const { return message_; }
+  bool ok() const { return rep_ == nullptr; }
+  bool IsNotFound() const { return code() == Code::kNotFound; }
+  bool IsBusy() const { return code() == Code::kBusy; }
+  bool IsConstraint() const { return code() == Code::kConstraint; }
+  Code code() const { return rep_ == nullptr ? Code::kOk : rep_->code; }
+  // Empty for OK.
+  const std::string& message() const { return rep_ == nullptr ? EmptyMessage() : rep_->message; }
 
   // Returns a copy whose message is `context` + ": " + message(); OK stays OK.
   Status WithContext(std::string_view context) const;
@@ -68,10 +96,23 @@ class [[nodiscard]] Status {
   void IgnoreError() const {}
 
  private:
-  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  struct Rep {
+    Code code;
+    bool constant;  // shared by every Status that holds it; never deleted
+    std::string message;
+  };
 
-  Code code_ = Code::kOk;
-  std::string message_;
+  Status(Code code, std::string message) : rep_(new Rep{code, false, std::move(message)}) {}
+  explicit Status(const Rep* constant) noexcept : rep_(constant) {}
+  static const Rep* Copy(const Rep* rep) {
+    return rep == nullptr || rep->constant ? rep : new Rep(*rep);
+  }
+  void Drop() noexcept {
+    if (rep_ != nullptr && !rep_->constant) delete rep_;
+  }
+  static const std::string& EmptyMessage() noexcept;
+
+  const Rep* rep_ = nullptr;  // null: OK
 };
 
 // Returns the name of a code ("NotFound", "IOError", ...).

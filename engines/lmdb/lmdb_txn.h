@@ -41,6 +41,8 @@ class LmdbReadTxn final : public ReadTxn, private LmdbCursorHost {
   MDB_txn* innermost() override { return txn_; }
   void AddCursor(LmdbCursor*) override {}
   void RemoveCursor(LmdbCursor*) override {}
+  // Get's first lookup in a keyspace (and the main database's): out of line.
+  Status GetChecked(const Keyspace& ks, Bytes key, std::string* value);
 
   std::shared_ptr<LmdbEnv> env_;
   MDB_txn* txn_;

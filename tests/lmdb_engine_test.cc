@@ -373,6 +373,36 @@ TEST_F(LmdbEngineTest, SnapshotReadsThroughAStaleHandleFailAsBeforeItsFirstRead)
   EXPECT_EQ("untouched", value);
 }
 
+// The shortcut compares the name in word loads (lmdb_txn.cc, SameName): a
+// name of the same length that differs in any one byte is still refused,
+// for every length the comparison treats apart.
+TEST_F(LmdbEngineTest, SnapshotShortcutRefusesANameOfTheSameLengthDifferingInOneByte) {
+  std::unique_ptr<Engine> engine = OpenOrDie();
+  ASSERT_NE(engine, nullptr);
+  for (size_t length : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 40}) {
+    std::string name(length, 'n');
+    for (size_t i = 0; i < length; ++i) name[i] = static_cast<char>('a' + i % 26);
+    {
+      ASSERT_OK_AND_ASSIGN(std::unique_ptr<WriteTxn> txn, engine->BeginWrite(kLongWait));
+      ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->CreateKeyspace(name));
+      ASSERT_OK(txn->Put(ks, "k", "v"));
+      ASSERT_OK(txn->Commit());
+    }
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReadTxn> snapshot, engine->BeginRead());
+    ASSERT_OK_AND_ASSIGN(Keyspace ks, snapshot->OpenKeyspace(name));
+    EXPECT_EQ("v", GetOr(*snapshot, ks, "k"));  // loads the keyspace: the shortcut from here
+    for (size_t at = 0; at < length; ++at) {
+      std::string other = name;
+      other[at] = 'Z';
+      std::string value = "untouched";
+      EXPECT_FALSE(snapshot->Get(Keyspace{other, ks.id}, "k", &value).ok())
+          << "name '" << other << "' read keyspace '" << name << "'";
+      EXPECT_EQ("untouched", value);
+    }
+    EXPECT_EQ("v", GetOr(*snapshot, ks, "k"));
+  }
+}
+
 TEST_F(LmdbEngineTest, WriteFailingInsideASavepointIsUndoneByRollingItBack) {
   std::unique_ptr<Engine> engine = OpenOrDie();
   ASSERT_NE(engine, nullptr);

@@ -122,6 +122,11 @@ Status TableCursor::SettleRange() {
     Status s = cursor_->status();
     return s.ok() ? Status::Internal("cursor lost its place reading a value") : s;
   }
+  Land(key, value);
+  return Status::OK();
+}
+
+void TableCursor::Land(Bytes key, Bytes value) {
   if (via_write_) {
     key_.assign(key);
     value_.assign(value);
@@ -131,7 +136,6 @@ Status TableCursor::SettleRange() {
     key_view_ = key;
     value_view_ = value;
   }
-  return Status::OK();
 }
 
 Status TableCursor::Advance() {
@@ -159,6 +163,20 @@ Status TableCursor::Advance() {
       if (cursor_->Valid() && cursor_->key() == Bytes(key_)) cursor_->Prev();
     }
     return SettleRange();
+  }
+  if (!(scan_.reverse ? scan_.has_start : scan_.has_stop)) {
+    // No bound ahead: the step and its entry in one call to the cursor. (A
+    // bounded step checks the key before it reads the value, so that the
+    // entry past the range is never decoded.)
+    record_open_ = key_decoded_ = false;
+    Bytes key;
+    Bytes value;
+    if (scan_.reverse ? cursor_->PrevEntry(&key, &value) : cursor_->NextEntry(&key, &value)) {
+      Land(key, value);
+      return Status::OK();
+    }
+    eof_ = true;
+    return cursor_->status();
   }
   if (scan_.reverse) {
     cursor_->Prev();

@@ -48,6 +48,9 @@ class TableCursor : public sqlite3_vtab_cursor, public WriteTxnReader {
   void Release();
   Status SettleLookup();
   Status SettleRange();
+  // Makes (key, value) the current row: views into the engine's bytes, or
+  // copies of them while reading through a write transaction.
+  void Land(Bytes key, Bytes value);
   Status Advance();
   Status KeyComponent(int position, ValueRef* value);
 

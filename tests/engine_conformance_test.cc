@@ -446,6 +446,91 @@ TEST_P(EngineConformance, CursorSeesWritesOfItsTransactionFromItsNextMove) {
   EXPECT_EQ(KeyValues({{"a", "1"}, {"b", "2"}}), CommittedContents());
 }
 
+// NextEntry and PrevEntry walk the keyspace as Next()/Prev() with key() and
+// value() do, and end with false and an OK status.
+TEST_P(EngineConformance, StepCallsWalkLikeNextAndPrevWithTheirEntries) {
+  std::mt19937_64 rng(11);
+  std::map<std::string, std::string> model;
+  for (int i = 0; i < 700; ++i) {
+    std::string key(1 + rng() % 10, '\0');
+    for (char& c : key) c = static_cast<char>('a' + rng() % 26);
+    model[key] = std::string(rng() % 40, static_cast<char>('0' + i % 10));  // some empty
+  }
+  CommitEntries(KeyValues(model.begin(), model.end()));
+  auto reader = Read();
+  ASSERT_OK_AND_ASSIGN(auto c, reader->NewCursor(OpenKs(*reader)));
+  for (bool forward : {true, false}) {
+    KeyValues walked;
+    if (forward) {
+      c->SeekToFirst();
+    } else {
+      c->SeekToLast();
+    }
+    ASSERT_TRUE(c->Valid());
+    walked.emplace_back(std::string(c->key()), std::string(c->value()));
+    Bytes key;
+    Bytes value;
+    while (forward ? c->NextEntry(&key, &value) : c->PrevEntry(&key, &value)) {
+      ASSERT_TRUE(c->Valid());
+      ASSERT_EQ(key, c->key());
+      ASSERT_EQ(value, c->value());
+      walked.emplace_back(std::string(key), std::string(value));
+    }
+    EXPECT_FALSE(c->Valid());
+    EXPECT_OK(c->status());
+    KeyValues expected(model.begin(), model.end());
+    if (!forward) std::reverse(expected.begin(), expected.end());
+    EXPECT_EQ(expected, walked) << (forward ? "forward" : "backward");
+  }
+  // A cursor past the end steps nowhere.
+  Bytes key;
+  Bytes value;
+  EXPECT_FALSE(c->NextEntry(&key, &value));
+  EXPECT_OK(c->status());
+}
+
+// The steps see the writes of their transaction, as Next() and Prev() do.
+TEST_P(EngineConformance, StepCallsSeeWritesOfTheirTransaction) {
+  CommitEntries({{"a", "1"}, {"c", "3"}, {"e", "5"}});
+  auto txn = Write();
+  Keyspace ks = OpenKs(*txn);
+  ASSERT_OK_AND_ASSIGN(auto c, txn->NewCursor(ks));
+  c->Seek("a");
+  ASSERT_EQ("a", At(*c));
+  Bytes key;
+  Bytes value;
+  ASSERT_OK(txn->Put(ks, "b", "2"));
+  ASSERT_TRUE(c->NextEntry(&key, &value));
+  EXPECT_EQ("b", key);
+  EXPECT_EQ("2", value);
+  ASSERT_OK(txn->Delete(ks, "c"));
+  ASSERT_OK(txn->Put(ks, "d", "4"));
+  ASSERT_TRUE(c->NextEntry(&key, &value));
+  EXPECT_EQ("d", key);
+  EXPECT_EQ("4", value);
+  ASSERT_OK(txn->Delete(ks, "d"));  // the cursor's own key
+  ASSERT_OK(txn->Put(ks, "e", "five"));
+  ASSERT_TRUE(c->NextEntry(&key, &value));
+  EXPECT_EQ("e", key);
+  EXPECT_EQ("five", value);
+  // Across a savepoint and its rollback (LMDB: another nested transaction).
+  ASSERT_OK(txn->Savepoint(1));
+  ASSERT_OK(txn->Put(ks, "f", "6"));
+  ASSERT_TRUE(c->NextEntry(&key, &value));
+  EXPECT_EQ("f", key);
+  EXPECT_EQ("6", value);
+  ASSERT_OK(txn->RollbackTo(1));  // "f" is gone again
+  ASSERT_OK(txn->Delete(ks, "b"));
+  ASSERT_TRUE(c->PrevEntry(&key, &value));  // the last key before "f"
+  EXPECT_EQ("e", key);
+  EXPECT_EQ("five", value);
+  ASSERT_TRUE(c->PrevEntry(&key, &value));
+  EXPECT_EQ("a", key);
+  EXPECT_EQ("1", value);
+  EXPECT_FALSE(c->PrevEntry(&key, &value));
+  EXPECT_OK(c->status());
+}
+
 // ---- Transactions and isolation ----
 
 TEST_P(EngineConformance, WriteTxnReadsItsOwnWrites) {

@@ -164,6 +164,27 @@ TEST_F(PoisonTest, AnOpenCursorStopsAtItsNextMoveAndStaysStopped) {
   EXPECT_EQ(Status::Code::kIOError, cursor->status().code());
 }
 
+TEST_F(PoisonTest, AnOpenCursorsStepCallsStopAtThePoisonToo) {
+  std::unique_ptr<Engine> engine = Open();
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReadTxn> reader, engine->BeginRead());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cursor> cursor, reader->NewCursor(Keyspace{"t", 1}));
+  cursor->SeekToFirst();
+  Bytes key;
+  Bytes value;
+  ASSERT_TRUE(cursor->NextEntry(&key, &value));  // not poisoned yet
+  EXPECT_EQ("b", key);
+
+  Status failed = CommitReturning(*engine, Status::IOError("fsync: disk on fire"));
+  EXPECT_EQ(Status::Code::kIOError, failed.code()) << failed.ToString();
+
+  EXPECT_FALSE(cursor->NextEntry(&key, &value));
+  EXPECT_FALSE(cursor->Valid());
+  EXPECT_EQ(Status::Code::kIOError, cursor->status().code()) << cursor->status().ToString();
+  EXPECT_NE(std::string::npos, cursor->status().message().find("disk on fire"));
+  EXPECT_FALSE(cursor->PrevEntry(&key, &value));
+  EXPECT_EQ(Status::Code::kIOError, cursor->status().code());
+}
+
 TEST_F(PoisonTest, EveryHandleOfTheStoreFailsUntilAllAreClosed) {
   std::unique_ptr<Engine> first = Open();
   std::unique_ptr<Engine> second = Open();

@@ -99,8 +99,21 @@ class PoisonCursor final : public Cursor {
     return v;
   }
   Status status() const override { return failed_.ok() ? inner_->status() : failed_; }
+  bool NextEntry(Bytes* key, Bytes* value) override { return Step(key, value, true); }
+  bool PrevEntry(Bytes* key, Bytes* value) override { return Step(key, value, false); }
 
  private:
+  // One call to the inner cursor for the whole step; the error (if any)
+  // noted once the step ends off an entry.
+  bool Step(Bytes* key, Bytes* value, bool forward) {
+    if (poison_->poisoned()) {
+      failed_ = poison_->Check();
+      return false;
+    }
+    if (forward ? inner_->NextEntry(key, value) : inner_->PrevEntry(key, value)) return true;
+    poison_->Watch(inner_->status());
+    return false;
+  }
   template <typename F>
   void Move(F&& move) {
     // The common case, unpoisoned, reads one flag and builds no Status. A

@@ -79,7 +79,9 @@ void LmdbCursor::Missed(int rc) {
   status_ = rc == MDB_NOTFOUND ? Status::OK() : env_->Error(rc, "cursor move failed");
 }
 
-void LmdbCursor::Move(MDB_val* key, MDB_cursor_op op) {
+// In line in every move: a call of its own cost a scan's step about a fifth
+// of the wrapper's instructions (saving and restoring registers).
+[[gnu::always_inline]] inline void LmdbCursor::Move(MDB_val* key, MDB_cursor_op op) {
   MDB_val value{0, nullptr};
   MDB_val unused{0, nullptr};
   if (key == nullptr) key = &unused;
@@ -143,6 +145,18 @@ void LmdbCursor::Prev() {
     return;
   }
   Move(nullptr, MDB_PREV);
+}
+
+bool LmdbCursor::Step(Bytes* key, Bytes* value, MDB_cursor_op op) {
+  if (__builtin_expect(!valid_ || Stale(), 0)) {
+    // Re-found from the kept key, as Next() and Prev() do.
+    return op == MDB_NEXT ? Cursor::NextEntry(key, value) : Cursor::PrevEntry(key, value);
+  }
+  Move(nullptr, op);
+  if (!valid_) return false;
+  *key = key_view_;
+  *value = ToBytes(value_);  // current: Move read it at this epoch
+  return true;
 }
 
 Bytes LmdbCursor::value() {

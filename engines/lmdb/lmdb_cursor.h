@@ -58,6 +58,10 @@ class LmdbCursor final : public Cursor {
   Bytes key() const override { return key_view_; }
   Bytes value() override;
   Status status() const override { return status_; }
+  // One mdb_cursor_get and the entry it lands on, when the position is
+  // current (else as Next() and Prev()).
+  bool NextEntry(Bytes* key, Bytes* value) override { return Step(key, value, MDB_NEXT); }
+  bool PrevEntry(Bytes* key, Bytes* value) override { return Step(key, value, MDB_PREV); }
 
   MDB_dbi dbi() const { return dbi_; }
   // Opens the MDB_cursor now (on the owner's innermost transaction).
@@ -72,6 +76,7 @@ class LmdbCursor final : public Cursor {
   bool EnsureOpen();
   // Runs one mdb_cursor_get and lands on its result.
   void Move(MDB_val* key, MDB_cursor_op op);
+  bool Step(Bytes* key, Bytes* value, MDB_cursor_op op);
   void Land(int rc, const MDB_val& key, const MDB_val& value);
   // Land's end and errors: no current entry.
   [[gnu::noinline, gnu::cold]] void Missed(int rc);

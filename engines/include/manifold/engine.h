@@ -82,6 +82,31 @@ class Cursor {
 
   // Why the cursor is !Valid(): OK at the end of the keyspace, else the error.
   virtual Status status() const = 0;
+
+  // A scan's step in one call: Next() (or Prev()), then true with the new
+  // entry's key() and value() in *key and *value, or false once the cursor
+  // is not Valid() (status() says why: OK at the end). The bytes live as
+  // key()'s and value()'s do. An engine overrides these when it can do the
+  // step with fewer calls than the four it replaces.
+  // REQUIRES: Valid().
+  virtual bool NextEntry(Bytes* key, Bytes* value) {
+    Next();
+    return Current(key, value);
+  }
+  virtual bool PrevEntry(Bytes* key, Bytes* value) {
+    Prev();
+    return Current(key, value);
+  }
+
+ protected:
+  // The entry the cursor is on, as NextEntry returns it.
+  bool Current(Bytes* key, Bytes* value) {
+    if (!Valid()) return false;
+    *key = this->key();
+    *value = this->value();
+    // A value that failed is empty and leaves the cursor !Valid().
+    return !value->empty() || Valid();
+  }
 };
 
 // A consistent snapshot of the whole store, as of BeginRead().

@@ -167,7 +167,8 @@ uint64_t FileBytes(const std::string& path) {
 // templates so that the raw columns pay for no indirection of the harness:
 //   Write BeginWrite();   Write: Put(key, value), Delete(key), Commit()
 //   Read BeginRead();     Read: Get(key, std::string*) -> found, NewCursor()
-//   Cursor: Seek(key), Valid(), key(), value(), Next()
+//   Cursor: Seek(target, &key, &value), Next(&key, &value): each true when on an
+//     entry, with its bytes (manifold: Cursor::NextEntry, one call a step)
 //   Compact() -> false if the subject cannot compact; persistent(); path()
 // Every Get stores the value in the caller's string, as manifold's ReadTxn::Get
 // promises, so the raw columns do that copy too.
@@ -202,11 +203,14 @@ class ManifoldSubject {
    public:
     explicit Iter(std::unique_ptr<Cursor> cursor) : cursor_(std::move(cursor)) {}
     ~Iter() { Check(cursor_->status(), "cursor"); }
-    void Seek(Bytes key) { cursor_->Seek(key); }
-    bool Valid() const { return cursor_->Valid(); }
-    Bytes key() const { return cursor_->key(); }
-    Bytes value() { return cursor_->value(); }
-    void Next() { cursor_->Next(); }
+    bool Seek(Bytes target, Bytes* key, Bytes* value) {
+      cursor_->Seek(target);
+      if (!cursor_->Valid()) return false;
+      *key = cursor_->key();
+      *value = cursor_->value();
+      return !value->empty() || cursor_->Valid();
+    }
+    bool Next(Bytes* key, Bytes* value) { return cursor_->NextEntry(key, value); }
 
    private:
     std::unique_ptr<Cursor> cursor_;
@@ -298,24 +302,24 @@ class RawLmdbSubject {
     Iter(MDB_txn* txn, MDB_dbi dbi) { Ok(mdb_cursor_open(txn, dbi, &cursor_), "cursor"); }
     ~Iter() { mdb_cursor_close(cursor_); }
     Iter(Iter&& other) noexcept : cursor_(std::exchange(other.cursor_, nullptr)) {}
-    void Seek(Bytes target) {
-      key_ = Val(target);
-      Land(mdb_cursor_get(cursor_, &key_, &value_, MDB_SET_RANGE));
+    bool Seek(Bytes target, Bytes* key, Bytes* value) {
+      MDB_val k = Val(target), v{0, nullptr};
+      return Land(mdb_cursor_get(cursor_, &k, &v, MDB_SET_RANGE), k, v, key, value);
     }
-    bool Valid() const { return valid_; }
-    Bytes key() const { return ToBytes(key_); }
-    Bytes value() const { return ToBytes(value_); }
-    void Next() { Land(mdb_cursor_get(cursor_, &key_, &value_, MDB_NEXT)); }
+    bool Next(Bytes* key, Bytes* value) {
+      MDB_val k{0, nullptr}, v{0, nullptr};
+      return Land(mdb_cursor_get(cursor_, &k, &v, MDB_NEXT), k, v, key, value);
+    }
 
    private:
-    void Land(int rc) {
-      if (rc != MDB_NOTFOUND) Ok(rc, "cursor get");
-      valid_ = rc == 0;
+    static bool Land(int rc, const MDB_val& k, const MDB_val& v, Bytes* key, Bytes* value) {
+      if (rc == MDB_NOTFOUND) return false;
+      Ok(rc, "cursor get");
+      *key = ToBytes(k);
+      *value = ToBytes(v);
+      return true;
     }
     MDB_cursor* cursor_ = nullptr;
-    MDB_val key_{0, nullptr};
-    MDB_val value_{0, nullptr};
-    bool valid_ = false;
   };
 
   class Read {
@@ -431,13 +435,22 @@ class RawRocksdbSubject {
       if (it_ != nullptr) Ok(it_->status(), "iterator");
     }
     Iter(Iter&&) noexcept = default;
-    void Seek(Bytes key) { it_->Seek(ToSlice(key)); }
-    bool Valid() const { return it_->Valid(); }
-    Bytes key() const { return ToBytes(it_->key()); }
-    Bytes value() const { return ToBytes(it_->value()); }
-    void Next() { it_->Next(); }
+    bool Seek(Bytes target, Bytes* key, Bytes* value) {
+      it_->Seek(ToSlice(target));
+      return Land(key, value);
+    }
+    bool Next(Bytes* key, Bytes* value) {
+      it_->Next();
+      return Land(key, value);
+    }
 
    private:
+    bool Land(Bytes* key, Bytes* value) {
+      if (!it_->Valid()) return false;
+      *key = ToBytes(it_->key());
+      *value = ToBytes(it_->value());
+      return true;
+    }
     std::unique_ptr<rocksdb::Iterator> it_;
   };
 
@@ -515,10 +528,12 @@ template <typename Subject>
   auto cursor = txn.NewCursor();
   size_t bytes = 0;
   for (size_t i = 0; i < count; ++i) {
-    cursor.Seek(w.keys[w.read_order[i]]);
-    for (int j = 0; j < 10 && cursor.Valid(); ++j) {
-      bytes += cursor.key().size() + cursor.value().size();
-      cursor.Next();
+    Bytes key;
+    Bytes value;
+    bool on = cursor.Seek(w.keys[w.read_order[i]], &key, &value);
+    for (int j = 0; j < 10 && on; ++j) {
+      bytes += key.size() + value.size();
+      on = cursor.Next(&key, &value);
     }
   }
   if (bytes == 0) Fail("range reads read nothing");

@@ -59,5 +59,18 @@ int main(int argc, char** argv) {
                 static_cast<int>(cursor->value().size()), cursor->value().data());
   }
   Check(cursor->status());
+
+  // A scan can also step with one call that returns the entry it lands on.
+  std::printf("backwards:");
+  cursor->SeekToLast();
+  if (cursor->Valid()) {
+    manifold::Bytes key = cursor->key();
+    manifold::Bytes value = cursor->value();
+    do {
+      std::printf(" %.*s", static_cast<int>(key.size()), key.data());
+    } while (cursor->PrevEntry(&key, &value));
+  }
+  std::printf("\n");
+  Check(cursor->status());
   return 0;
 }

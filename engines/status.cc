@@ -22,6 +22,17 @@ std::string_view CodeName(Status::Code code) {
   return "Unknown";
 }
 
+Status::Status(Code code, std::string message)
+    : rep_(new Rep{code, false, std::move(message)}) {}
+
+const Status::Rep* Status::Copy(const Rep* rep) {
+  return rep->constant ? rep : new Rep(*rep);
+}
+
+void Status::RepDeleter::operator()(const Rep* rep) const noexcept {
+  if (!rep->constant) delete rep;
+}
+
 Status Status::KeyNotFound() noexcept {
   // Made once and never destroyed, so that it outlives every Status.
   static const Rep* const rep = new Rep{Code::kNotFound, true, "key not found"};

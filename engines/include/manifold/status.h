@@ -14,6 +14,7 @@
 #define MANIFOLD_STATUS_H_
 
 #include <cassert>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,24 +41,15 @@ class [[nodiscard]] Status {
 
   // Creates an OK status.
   Status() noexcept = default;
-  Status(const Status& other) : rep_(Copy(other.rep_)) {}
-  Status(Status&& other) noexcept : rep_(std::exchange(other.rep_, nullptr)) {}
+  Status(const Status& other) : rep_(other.ok() ? nullptr : Copy(other.rep_.get())) {}
+  Status(Status&& other) noexcept = default;
   Status& operator=(const Status& other) {
-    if (this != &other) {
-      const Rep* copy = Copy(other.rep_);  // first: if it throws, *this stands
-      Drop();
-      rep_ = copy;
-    }
+    // Copied before the old one goes: if the copy throws, *this stands.
+    if (this != &other) rep_ = RepPtr(other.ok() ? nullptr : Copy(other.rep_.get()));
     return *this;
   }
-  Status& operator=(Status&& other) noexcept {
-    if (this != &other) {
-      Drop();
-      rep_ = std::exchange(other.rep_, nullptr);
-    }
-    return *this;
-  }
-  ~Status() { Drop(); }
+  Status& operator=(Status&& other) noexcept = default;
+  ~Status() = default;
 
   static Status OK() { return Status(); }
   static Status NotFound(std::string message) { return {Code::kNotFound, std::move(message)}; }
@@ -101,18 +93,21 @@ class [[nodiscard]] Status {
     bool constant;  // shared by every Status that holds it; never deleted
     std::string message;
   };
+  // Deletes an error's Rep, never a shared constant.
+  struct RepDeleter {
+    void operator()(const Rep* rep) const noexcept;
+  };
+  using RepPtr = std::unique_ptr<const Rep, RepDeleter>;
 
-  Status(Code code, std::string message) : rep_(new Rep{code, false, std::move(message)}) {}
+  // An error's making, copying and freeing are out of line (status.cc): only
+  // the OK paths are worth inlining.
+  Status(Code code, std::string message);
   explicit Status(const Rep* constant) noexcept : rep_(constant) {}
-  static const Rep* Copy(const Rep* rep) {
-    return rep == nullptr || rep->constant ? rep : new Rep(*rep);
-  }
-  void Drop() noexcept {
-    if (rep_ != nullptr && !rep_->constant) delete rep_;
-  }
+  // A copy of an error's Rep (the constant itself for a constant).
+  static const Rep* Copy(const Rep* rep);
   static const std::string& EmptyMessage() noexcept;
 
-  const Rep* rep_ = nullptr;  // null: OK
+  RepPtr rep_;  // null: OK
 };
 
 // Returns the name of a code ("NotFound", "IOError", ...).

@@ -53,7 +53,8 @@ class [[nodiscard]] Status {
 
   static Status OK() { return Status(); }
   static Status NotFound(std::string message) { return {Code::kNotFound, std::move(message)}; }
-  // NotFound("key not found"), the miss of a lookup: allocates nothing.
+  // NotFound("key not found"), the miss of a lookup: one constant, made at
+  // first use and shared, so a miss allocates nothing.
   static Status KeyNotFound() noexcept;
   static Status InvalidArgument(std::string message) {
     return {Code::kInvalidArgument, std::move(message)};

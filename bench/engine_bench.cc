@@ -174,6 +174,20 @@ uint64_t FileBytes(const std::string& path) {
 // promises, so the raw columns do that copy too.
 
 // A manifold engine opened by name through the registry.
+// A range read on a raw library: one seek, then a step per entry, visiting
+// up to `limit` entries (as Cursor::ReadFrom does through manifold).
+template <typename Iter, typename F>
+size_t StepRange(Iter& it, Bytes target, size_t limit, F&& visit) {
+  Bytes key;
+  Bytes value;
+  size_t n = 0;
+  for (bool on = limit > 0 && it.Seek(target, &key, &value); on; on = it.Next(&key, &value)) {
+    ++n;
+    if (!visit(key, value) || n == limit) break;
+  }
+  return n;
+}
+
 class ManifoldSubject {
  public:
   ManifoldSubject(const std::string& name, const std::string& path) : path_(path) {
@@ -211,6 +225,10 @@ class ManifoldSubject {
       return !value->empty() || cursor_->Valid();
     }
     bool Next(Bytes* key, Bytes* value) { return cursor_->NextEntry(key, value); }
+    template <typename F>
+    size_t Read(Bytes target, size_t limit, F&& visit) {
+      return cursor_->ReadFrom(target, limit, visit);
+    }
 
    private:
     std::unique_ptr<Cursor> cursor_;
@@ -309,6 +327,10 @@ class RawLmdbSubject {
     bool Next(Bytes* key, Bytes* value) {
       MDB_val k{0, nullptr}, v{0, nullptr};
       return Land(mdb_cursor_get(cursor_, &k, &v, MDB_NEXT), k, v, key, value);
+    }
+    template <typename F>
+    size_t Read(Bytes target, size_t limit, F&& visit) {
+      return StepRange(*this, target, limit, visit);
     }
 
    private:
@@ -443,6 +465,10 @@ class RawRocksdbSubject {
       it_->Next();
       return Land(key, value);
     }
+    template <typename F>
+    size_t Read(Bytes target, size_t limit, F&& visit) {
+      return StepRange(*this, target, limit, visit);
+    }
 
    private:
     bool Land(Bytes* key, Bytes* value) {
@@ -527,16 +553,14 @@ template <typename Subject>
   auto txn = subject.BeginRead();
   auto cursor = txn.NewCursor();
   size_t bytes = 0;
+  size_t entries = 0;
   for (size_t i = 0; i < count; ++i) {
-    Bytes key;
-    Bytes value;
-    bool on = cursor.Seek(w.keys[w.read_order[i]], &key, &value);
-    for (int j = 0; j < 10 && on; ++j) {
+    entries += cursor.Read(w.keys[w.read_order[i]], 10, [&bytes](Bytes key, Bytes value) {
       bytes += key.size() + value.size();
-      on = cursor.Next(&key, &value);
-    }
+      return true;
+    });
   }
-  if (bytes == 0) Fail("range reads read nothing");
+  if (bytes == 0 || entries < count) Fail("range reads read too little");
 }
 
 template <typename Subject>

@@ -531,6 +531,104 @@ TEST_P(EngineConformance, StepCallsSeeWritesOfTheirTransaction) {
   EXPECT_OK(c->status());
 }
 
+// ReadFrom visits what Seek and NextEntry would, stops at its limit or when
+// the visitor says so, and leaves the cursor on the last entry visited.
+TEST_P(EngineConformance, ReadFromVisitsWhatSeekAndStepsVisit) {
+  std::mt19937_64 rng(12);
+  std::map<std::string, std::string> model;
+  for (int i = 0; i < 500; ++i) {
+    std::string key(1 + rng() % 8, '\0');
+    for (char& c : key) c = static_cast<char>('b' + rng() % 24);
+    model[key] = std::string(rng() % 30, static_cast<char>('0' + i % 10));  // some empty
+  }
+  CommitEntries(KeyValues(model.begin(), model.end()));
+  std::vector<std::string> targets = {"", "a", "b", "zzz", model.begin()->first,
+                                      model.rbegin()->first};
+  // Past any key-size limit (LMDB: 511 bytes): orders after its stored prefix.
+  targets.push_back(model.begin()->first + std::string(700, 'a'));
+  for (int i = 0; i < 60; ++i) {
+    auto it = std::next(model.begin(), static_cast<long>(rng() % model.size()));
+    targets.push_back(i % 2 == 0 ? it->first : it->first + "a");
+  }
+  auto reader = Read();
+  ASSERT_OK_AND_ASSIGN(auto c, reader->NewCursor(OpenKs(*reader)));
+  for (const std::string& target : targets) {
+    for (size_t limit : {size_t{0}, size_t{1}, size_t{2}, size_t{10}, size_t{1000}}) {
+      SCOPED_TRACE("target '" + target.substr(0, 20) + "' (" + std::to_string(target.size()) +
+                   " bytes), limit " + std::to_string(limit));
+      KeyValues expected;
+      for (auto it = model.lower_bound(target); it != model.end() && expected.size() < limit; ++it) {
+        expected.emplace_back(it->first, it->second);
+      }
+      KeyValues visited;
+      size_t n = c->ReadFrom(target, limit, [&](Bytes key, Bytes value) {
+        visited.emplace_back(std::string(key), std::string(value));
+        return true;
+      });
+      EXPECT_EQ(expected, visited);
+      EXPECT_EQ(expected.size(), n);
+      EXPECT_OK(c->status());
+      // Where the cursor stays: on the last entry visited (limit 0: on the
+      // first key >= target), and a step goes on from there.
+      auto stays = model.lower_bound(target);
+      if (n > 0) stays = std::next(model.find(expected.back().first), n == limit ? 0 : 1);
+      if (stays == model.end()) {
+        EXPECT_FALSE(c->Valid());
+        continue;
+      }
+      ASSERT_TRUE(c->Valid());
+      EXPECT_EQ(stays->first, c->key());
+      EXPECT_EQ(stays->second, c->value());
+      Bytes key;
+      Bytes value;
+      auto next = std::next(stays);
+      ASSERT_EQ(next != model.end(), c->NextEntry(&key, &value));
+      if (next != model.end()) {
+        EXPECT_EQ(next->first, key);
+      }
+    }
+  }
+  // The visitor stops the read: the cursor stays on the entry that said so.
+  int calls = 0;
+  size_t n = c->ReadFrom("", 100, [&](Bytes, Bytes) { return ++calls < 3; });
+  EXPECT_EQ(3u, n);
+  ASSERT_TRUE(c->Valid());
+  EXPECT_EQ(std::next(model.begin(), 2)->first, c->key());
+}
+
+// ReadFrom in a write transaction sees the transaction's writes, also inside
+// a savepoint and after its rollback.
+TEST_P(EngineConformance, ReadFromSeesWritesOfItsTransaction) {
+  CommitEntries({{"a", "1"}, {"c", "3"}, {"e", "5"}});
+  auto txn = Write();
+  Keyspace ks = OpenKs(*txn);
+  ASSERT_OK_AND_ASSIGN(auto c, txn->NewCursor(ks));
+  auto read = [&](Bytes target, size_t limit) {
+    KeyValues visited;
+    c->ReadFrom(target, limit, [&](Bytes key, Bytes value) {
+      visited.emplace_back(std::string(key), std::string(value));
+      return true;
+    });
+    EXPECT_OK(c->status());
+    return visited;
+  };
+  ASSERT_OK(txn->Put(ks, "b", "2"));
+  ASSERT_OK(txn->Delete(ks, "c"));
+  EXPECT_EQ(KeyValues({{"a", "1"}, {"b", "2"}, {"e", "5"}}), read("", 10));
+  EXPECT_EQ(KeyValues({{"b", "2"}}), read("aa", 1));
+  ASSERT_OK(txn->Put(ks, "bb", "22"));  // after the cursor's key: the next step sees it
+  Bytes key;
+  Bytes value;
+  ASSERT_TRUE(c->NextEntry(&key, &value));
+  EXPECT_EQ("bb", key);
+  ASSERT_OK(txn->Savepoint(1));
+  ASSERT_OK(txn->Put(ks, "d", "4"));
+  EXPECT_EQ(KeyValues({{"d", "4"}, {"e", "5"}}), read("c", 10));
+  ASSERT_OK(txn->RollbackTo(1));
+  EXPECT_EQ(KeyValues({{"e", "5"}}), read("c", 10));
+  EXPECT_FALSE(c->Valid());
+}
+
 // ---- Transactions and isolation ----
 
 TEST_P(EngineConformance, WriteTxnReadsItsOwnWrites) {

@@ -185,6 +185,29 @@ TEST_F(PoisonTest, AnOpenCursorsStepCallsStopAtThePoisonToo) {
   EXPECT_EQ(Status::Code::kIOError, cursor->status().code());
 }
 
+TEST_F(PoisonTest, AnOpenCursorsRangeReadStopsAtThePoisonToo) {
+  std::unique_ptr<Engine> engine = Open();
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReadTxn> reader, engine->BeginRead());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cursor> cursor, reader->NewCursor(Keyspace{"t", 1}));
+  std::string visited;
+  auto visit = [&visited](Bytes key, Bytes) {
+    visited += key;
+    return true;
+  };
+  EXPECT_EQ(2u, cursor->ReadFrom("b", 10, visit));  // not poisoned yet
+  EXPECT_EQ("bc", visited);
+
+  Status failed = CommitReturning(*engine, Status::IOError("fsync: disk on fire"));
+  EXPECT_EQ(Status::Code::kIOError, failed.code()) << failed.ToString();
+
+  visited.clear();
+  EXPECT_EQ(0u, cursor->ReadFrom("a", 10, visit));
+  EXPECT_EQ("", visited);
+  EXPECT_FALSE(cursor->Valid());
+  EXPECT_EQ(Status::Code::kIOError, cursor->status().code()) << cursor->status().ToString();
+  EXPECT_NE(std::string::npos, cursor->status().message().find("disk on fire"));
+}
+
 TEST_F(PoisonTest, EveryHandleOfTheStoreFailsUntilAllAreClosed) {
   std::unique_ptr<Engine> first = Open();
   std::unique_ptr<Engine> second = Open();

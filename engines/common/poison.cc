@@ -101,6 +101,15 @@ class PoisonCursor final : public Cursor {
   Status status() const override { return failed_.ok() ? inner_->status() : failed_; }
   bool NextEntry(Bytes* key, Bytes* value) override { return Step(key, value, true); }
   bool PrevEntry(Bytes* key, Bytes* value) override { return Step(key, value, false); }
+  size_t ReadFrom(Bytes target, size_t limit, EntryVisitor visit) override {
+    if (poison_->poisoned()) {
+      failed_ = poison_->Check();
+      return 0;
+    }
+    const size_t n = inner_->ReadFrom(target, limit, visit);
+    if (!inner_->Valid()) poison_->Watch(inner_->status());
+    return n;
+  }
 
  private:
   // One call to the inner cursor for the whole step; the error (if any)

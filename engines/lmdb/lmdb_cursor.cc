@@ -159,6 +159,28 @@ bool LmdbCursor::Step(Bytes* key, Bytes* value, MDB_cursor_op op) {
   return true;
 }
 
+size_t LmdbCursor::ReadFrom(Bytes target, size_t limit, EntryVisitor visit) {
+  // A write transaction's cursor keeps a copy of its key per move, and LMDB
+  // takes neither an empty key nor one past its limit to MDB_SET_RANGE: those
+  // go one step at a time.
+  if (copy_keys_ || limit == 0 || target.empty() || target.size() > env_->max_key_size()) {
+    return Cursor::ReadFrom(target, limit, visit);
+  }
+  if (!EnsureOpen()) return 0;
+  MDB_val key = ToVal(target);
+  MDB_val value{0, nullptr};
+  int rc = mdb_cursor_get(mc_, &key, &value, MDB_SET_RANGE);
+  size_t n = 0;
+  while (rc == 0) {
+    ++n;
+    // A snapshot's pages stay mapped and unchanged: the bytes need no copy.
+    if (!visit(ToBytes(key), ToBytes(value)) || n == limit) break;
+    rc = mdb_cursor_get(mc_, &key, &value, MDB_NEXT);
+  }
+  Land(rc, key, value);  // on the last entry visited, or past the end
+  return n;
+}
+
 Bytes LmdbCursor::value() {
   if (!valid_) return Bytes();
   if (value_epoch_ != host_->epoch()) {

@@ -62,6 +62,9 @@ class LmdbCursor final : public Cursor {
   // current (else as Next() and Prev()).
   bool NextEntry(Bytes* key, Bytes* value) override { return Step(key, value, MDB_NEXT); }
   bool PrevEntry(Bytes* key, Bytes* value) override { return Step(key, value, MDB_PREV); }
+  // On a read snapshot: one mdb_cursor_get per entry, landing once at the
+  // end (else the steps of Cursor::ReadFrom).
+  size_t ReadFrom(Bytes target, size_t limit, EntryVisitor visit) override;
 
   MDB_dbi dbi() const { return dbi_; }
   // Opens the MDB_cursor now (on the owner's innermost transaction).

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "manifold/options.h"
@@ -44,6 +45,26 @@ struct Capabilities {
 struct Keyspace {
   std::string name;
   uint64_t id = 0;
+};
+
+// A borrowed callable `bool(Bytes key, Bytes value)`, for Cursor::ReadFrom:
+// one indirect call per entry and no allocation. It refers to the callable
+// it was made from, which must outlive the call it is passed to (a lambda
+// written in the argument list does).
+class EntryVisitor {
+ public:
+  template <typename F,
+            typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, EntryVisitor>>>
+  EntryVisitor(F&& f)  // implicit: made from the lambda where it is passed
+      : callable_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_([](void* callable, Bytes key, Bytes value) -> bool {
+          return (*static_cast<std::remove_reference_t<F>*>(callable))(key, value);
+        }) {}
+  bool operator()(Bytes key, Bytes value) const { return call_(callable_, key, value); }
+
+ private:
+  void* callable_;
+  bool (*call_)(void*, Bytes, Bytes);
 };
 
 // An ordered position in one keyspace, in the style of LevelDB's Iterator.
@@ -96,6 +117,28 @@ class Cursor {
   virtual bool PrevEntry(Bytes* key, Bytes* value) {
     Prev();
     return Current(key, value);
+  }
+
+  // A range read in one call: Seek(target), then visit(key, value) for the
+  // entry the cursor lands on and for each next one (as NextEntry steps),
+  // until `limit` entries are visited, `visit` returns false or the keyspace
+  // ends. Returns the number of entries visited. The cursor stays on the last
+  // entry visited (limit 0: where Seek placed it), or past the end (!Valid(),
+  // status() says why: OK at the end). The bytes passed to `visit` live until
+  // it returns; it must not move the cursor or write through its
+  // transaction. An engine overrides this when it can read a range with
+  // fewer calls than the steps it replaces.
+  virtual size_t ReadFrom(Bytes target, size_t limit, EntryVisitor visit) {
+    Seek(target);
+    Bytes key;
+    Bytes value;
+    if (limit == 0 || !Current(&key, &value)) return 0;
+    size_t n = 0;
+    do {
+      ++n;
+      if (!visit(key, value)) break;
+    } while (n < limit && NextEntry(&key, &value));
+    return n;
   }
 
  protected:

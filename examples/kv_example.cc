@@ -72,5 +72,15 @@ int main(int argc, char** argv) {
   }
   std::printf("\n");
   Check(cursor->status());
+
+  // A range read in one call: the first two keys from "b" on.
+  std::printf("two from b:");
+  size_t read = cursor->ReadFrom("b", 2, [](manifold::Bytes key, manifold::Bytes value) {
+    std::printf(" %.*s=%.*s", static_cast<int>(key.size()), key.data(),
+                static_cast<int>(value.size()), value.data());
+    return true;  // false stops the read at this entry
+  });
+  std::printf(" (%zu)\n", read);
+  Check(cursor->status());
   return 0;
 }

@@ -81,6 +81,23 @@ void RocksdbCursor::Prev() {
   Settle();
 }
 
+size_t RocksdbCursor::ReadFrom(Bytes target, size_t limit, EntryVisitor visit) {
+  // A write transaction's cursor keeps a copy of its key per move.
+  if (generation_ != nullptr) return Cursor::ReadFrom(target, limit, visit);
+  if (Stale() && !Rebuild()) return 0;
+  it_->Seek(ToSlice(target));
+  size_t n = 0;
+  if (limit > 0) {
+    while (it_->Valid()) {
+      ++n;
+      if (!visit(ToBytes(it_->key()), ToBytes(it_->value())) || n == limit) break;
+      it_->Next();
+    }
+  }
+  Settle();  // on the last entry visited, or past the end
+  return n;
+}
+
 Bytes RocksdbCursor::key() const {
   if (generation_ != nullptr) return key_;
   return ToBytes(it_->key());

@@ -44,6 +44,9 @@ class RocksdbCursor final : public Cursor {
   Bytes key() const override;
   Bytes value() override;
   Status status() const override { return status_; }
+  // On a read snapshot: the iterator's own seek and steps, settling once at
+  // the end (else the steps of Cursor::ReadFrom).
+  size_t ReadFrom(Bytes target, size_t limit, EntryVisitor visit) override;
 
  private:
   bool Stale() const { return it_ == nullptr || (generation_ && seen_ != *generation_); }

@@ -151,6 +151,20 @@ class BtreeCursor final : public Cursor {
     return v;
   }
   Status status() const override { return status_; }
+  // The base's seek and steps, called directly: no call through the
+  // interface per entry.
+  size_t ReadFrom(Bytes target, size_t limit, EntryVisitor visit) override {
+    Seek(target);
+    size_t n = 0;
+    while (n < limit && valid_) {
+      Bytes v = value();
+      if (!valid_) break;  // the value could not be read: status() says why
+      ++n;
+      if (!visit(key_, v) || n == limit) break;
+      Next();
+    }
+    return n;
+  }
 
  private:
   bool Stale() const { return source_->version() != version_; }

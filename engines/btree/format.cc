@@ -91,7 +91,7 @@ size_t VarintLength(uint64_t v) {
   return n;
 }
 
-size_t GetVarint(const uint8_t* p, const uint8_t* limit, uint64_t* v) {
+size_t GetVarintSlow(const uint8_t* p, const uint8_t* limit, uint64_t* v) {
   uint64_t result = 0;
   for (size_t i = 0; i < 10 && p + i < limit; ++i) {
     result |= static_cast<uint64_t>(p[i] & 0x7F) << (7 * i);

@@ -115,7 +115,15 @@ bool DecodeCellAt(const uint8_t* p, const uint8_t* limit, bool leaf, Cell* cell)
 // Appends a varint; returns the bytes written. Reads one; 0 when malformed.
 size_t PutVarint(uint8_t* dst, uint64_t v);
 size_t VarintLength(uint64_t v);
-size_t GetVarint(const uint8_t* p, const uint8_t* limit, uint64_t* v);
+size_t GetVarintSlow(const uint8_t* p, const uint8_t* limit, uint64_t* v);
+inline size_t GetVarint(const uint8_t* p, const uint8_t* limit, uint64_t* v) {
+  // Lengths below 128, one byte: nearly every key and value length.
+  if (__builtin_expect(p < limit && *p < 0x80, 1)) {
+    *v = *p;
+    return 1;
+  }
+  return GetVarintSlow(p, limit, v);
+}
 
 // Meta slot (page 0 or 1). Bytes [0, 4) hold CRC32C of [4, kMetaSize).
 //   4 u8 type=kMetaPage, 5..7 reserved, 8 magic[8], 16 u32 format version,

@@ -439,12 +439,20 @@ Status LmdbWriteTxn::Insert(const Keyspace& ks, Bytes key, Bytes value) {
 }
 
 Status LmdbWriteTxn::Store(const Keyspace& ks, Bytes key, Bytes value, unsigned flags) {
-  MANIFOLD_RETURN_IF_ERROR(CheckUsable());
-  MANIFOLD_RETURN_IF_ERROR(CheckKeyspace(ks));
-  MANIFOLD_RETURN_IF_ERROR(CheckLmdbKey(key, env_->max_key_size()));
+  const MDB_dbi dbi = static_cast<MDB_dbi>(ks.id);
+  // What every write checks, in line when it passes: the transaction is
+  // usable, the keyspace was checked before, the key fits LMDB. Otherwise
+  // the full checks, which name what is wrong.
+  const bool checked = dbi < checked_slots_.size() && checked_slots_[dbi] != 0;
+  if (__builtin_expect(over_ || !poison_.ok() || !checked || key.empty() ||
+                           key.size() > env_->max_key_size(),
+                       0)) {
+    MANIFOLD_RETURN_IF_ERROR(CheckUsable());
+    MANIFOLD_RETURN_IF_ERROR(CheckKeyspace(ks));
+    MANIFOLD_RETURN_IF_ERROR(CheckLmdbKey(key, env_->max_key_size()));
+  }
   MDB_val k = ToVal(key);
   MDB_val v = ToVal(value);
-  const MDB_dbi dbi = static_cast<MDB_dbi>(ks.id);
   ++epoch_;
   int rc;
   if ((flags & MDB_NOOVERWRITE) != 0 && dbi != append_missed_) {

@@ -554,6 +554,32 @@ template <typename Subject>
   txn.Commit();
 }
 
+// `commits` transactions of `rows` random rows each.
+template <typename Subject>
+void Commits(Subject& subject, std::mt19937_64& rng, int commits, int rows) {
+  for (int t = 0; t < commits; ++t) {
+    auto txn = subject.BeginWrite();
+    for (int i = 0; i < rows; ++i) txn.Put(RandomBytes(rng, 24), RandomBytes(rng, 150));
+    txn.Commit();
+  }
+}
+template <typename Subject>
+[[gnu::noinline]] void SingleRowCommits(Subject& subject, std::mt19937_64& rng, int commits) {
+  Commits(subject, rng, commits, 1);
+}
+template <typename Subject>
+[[gnu::noinline]] void BatchCommits(Subject& subject, std::mt19937_64& rng) {
+  Commits(subject, rng, 20, 1000);
+}
+
+// Every other key, in one transaction.
+template <typename Subject>
+[[gnu::noinline]] void Removals(Subject& subject, const Workload& w) {
+  auto txn = subject.BeginWrite();
+  for (size_t i = 0; i < w.keys.size(); i += 2) txn.Delete(w.keys[i]);
+  txn.Commit();
+}
+
 // `count` reads of 10 consecutive keys, each from a random key on. (Not
 // inlined, so that a profiler can tell the phase apart.)
 template <typename Subject>
@@ -583,22 +609,10 @@ Figures RunPhases(Subject& subject, const Workload& w, const std::vector<int>& t
 
   const int single_commits = 200;
   std::mt19937_64 rng(7);
-  set("single-row commit (durable, per commit)", Time(1, [&] {
-        for (int i = 0; i < single_commits; ++i) {
-          auto txn = subject.BeginWrite();
-          txn.Put(RandomBytes(rng, 24), RandomBytes(rng, 150));
-          txn.Commit();
-        }
-      }),
-      single_commits);
+  set("single-row commit (durable, per commit)",
+      Time(1, [&] { SingleRowCommits(subject, rng, single_commits); }), single_commits);
 
-  set("batch writes (20 x 1000 rows)", Time(1, [&] {
-        for (int t = 0; t < 20; ++t) {
-          auto txn = subject.BeginWrite();
-          for (int i = 0; i < 1000; ++i) txn.Put(RandomBytes(rng, 24), RandomBytes(rng, 150));
-          txn.Commit();
-        }
-      }));
+  set("batch writes (20 x 1000 rows)", Time(1, [&] { BatchCommits(subject, rng); }));
 
   set("random reads", Time(3, [&] { RandomReads(subject, w, 0, n); }));
 
@@ -617,11 +631,7 @@ Figures RunPhases(Subject& subject, const Workload& w, const std::vector<int>& t
   }
 
   const uint64_t disk_before = FileBytes(subject.path());
-  set("removals (half the keys)", Time(1, [&] {
-        auto txn = subject.BeginWrite();
-        for (size_t i = 0; i < n; i += 2) txn.Delete(w.keys[i]);
-        txn.Commit();
-      }));
+  set("removals (half the keys)", Time(1, [&] { Removals(subject, w); }));
   const bool compacted = subject.Compact();
   const uint64_t disk_after = FileBytes(subject.path());
   // Sizes are reported in the same table, in MiB instead of seconds.

@@ -67,7 +67,29 @@ std::string RandomBytes(std::mt19937_64& rng, size_t n) {
 
 // Reads every keyspace of the store into a model; an error becomes the
 // keyspace "<error>" holding its message.
-Model ReadAll(Engine& engine, bool* failed = nullptr) {
+// A keyspace read with Cursor::ReadFrom, seven entries a call, each call
+// from just past the last key read; an error ends it as "<error>".
+std::vector<std::pair<std::string, std::string>> RangeScan(ReadTxn& txn, const Keyspace& ks) {
+  std::vector<std::pair<std::string, std::string>> entries;
+  Result<std::unique_ptr<Cursor>> cursor = txn.NewCursor(ks);
+  if (!cursor.ok()) return {{"<error>", cursor.status().ToString()}};
+  std::string from;
+  for (;;) {
+    size_t n = (*cursor)->ReadFrom(from, 7, [&](Bytes key, Bytes value) {
+      entries.emplace_back(std::string(key), std::string(value));
+      return true;
+    });
+    if (!(*cursor)->status().ok()) {
+      entries.emplace_back("<error>", (*cursor)->status().ToString());
+      return entries;
+    }
+    if (n < 7) return entries;
+    from = entries.back().first + std::string(1, '\0');  // the next key up
+  }
+}
+
+// Every keyspace of a snapshot, by steps or (range_reads) by RangeScan.
+Model ReadAll(Engine& engine, bool* failed = nullptr, bool range_reads = false) {
   Model model;
   if (failed != nullptr) *failed = false;
   Result<std::unique_ptr<ReadTxn>> txn = engine.BeginRead();
@@ -78,7 +100,7 @@ Model ReadAll(Engine& engine, bool* failed = nullptr) {
     Result<Keyspace> ks = (*txn)->OpenKeyspace(name);
     if (!ks.ok()) return {{"<error>", {{"", ks.status().ToString()}}}};
     auto& entries = model[name];
-    for (auto& [k, v] : Scan(**txn, *ks)) {
+    for (auto& [k, v] : range_reads ? RangeScan(**txn, *ks) : Scan(**txn, *ks)) {
       if (k == "<error>" && failed != nullptr) *failed = true;
       entries[k] = v;
     }
@@ -560,20 +582,24 @@ class BtreeDamageTest : public BtreeEngineTest {
         EXPECT_CODE(kCorruption, check);
         return;
       }
-      bool failed = false;
-      Model model = ReadAll(**engine, &failed);
-      engine->reset();
-      if (check.ok()) {
-        EXPECT_FALSE(failed);
-        EXPECT_TRUE(model == latest_ || model == previous_)
-            << "the check passed but the contents are not a committed state";
-      } else {
-        EXPECT_EQ(check.code(), Status::Code::kCorruption) << check.ToString();
-        if (verify && !failed && model.count("<error>") == 0) {
-          // With checksums verified, what was read intact must be true data.
-          EXPECT_TRUE(model == latest_ || model == previous_) << check.ToString();
+      // Read by steps and by range reads (Cursor::ReadFrom): the same rules.
+      for (bool range_reads : {false, true}) {
+        SCOPED_TRACE(range_reads ? "range reads" : "steps");
+        bool failed = false;
+        Model model = ReadAll(**engine, &failed, range_reads);
+        if (check.ok()) {
+          EXPECT_FALSE(failed);
+          EXPECT_TRUE(model == latest_ || model == previous_)
+              << "the check passed but the contents are not a committed state";
+        } else {
+          EXPECT_EQ(check.code(), Status::Code::kCorruption) << check.ToString();
+          if (verify && !failed && model.count("<error>") == 0) {
+            // With checksums verified, what was read intact must be true data.
+            EXPECT_TRUE(model == latest_ || model == previous_) << check.ToString();
+          }
         }
       }
+      engine->reset();
     }
   }
 

@@ -288,6 +288,18 @@ Status TreePath::Prev(const Pages& pages) {
   }
 }
 
+bool TreePath::NextInLeaf(const Pages& pages, Cell* cell) {
+  if (!valid_ || levels_.empty()) return false;
+  Level& leaf = levels_.back();
+  const uint8_t* page = NodeOrNull(pages, leaf.pgno);
+  if (page == nullptr || PageTypeOf(page) != kLeafPage || leaf.index + 1 >= CellCount(page)) {
+    return false;
+  }
+  if (!DecodeCell(page, pages.page_size, /*leaf=*/true, leaf.index + 1, cell)) return false;
+  ++leaf.index;
+  return true;
+}
+
 Status TreePath::Current(const Pages& pages, Cell* cell) const {
   const Level& leaf = levels_.back();
   const uint8_t* page = NodeOrNull(pages, leaf.pgno);

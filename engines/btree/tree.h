@@ -97,6 +97,10 @@ class TreePath {
   void Invalidate() { valid_ = false; }
   // REQUIRES: valid().
   Status Current(const Pages& pages, Cell* cell) const;
+  // Next() and Current() in one, when the next cell is in the same leaf and
+  // decodes: true. Otherwise false with nothing changed (Next() then climbs,
+  // or reports what is wrong).
+  bool NextInLeaf(const Pages& pages, Cell* cell);
 
  private:
   struct Level {

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "btree/btree_engine.h"
+#include "btree/format.h"
 #include "conformance_util.h"
 #include "manifold/engine.h"
 
@@ -106,6 +107,46 @@ Model ReadAll(Engine& engine, bool* failed = nullptr, bool range_reads = false) 
     }
   }
   return model;
+}
+
+// A search probes cells with CellKeyAt, which decodes only the key: it must
+// accept exactly the cells DecodeCell accepts, and find the same key.
+TEST(BtreeFormatTest, CellKeyAtAgreesWithDecodeCell) {
+  std::mt19937_64 rng(TestSeed(21));
+  constexpr uint32_t kSize = 512;
+  auto put_length = [&](uint8_t* p) {
+    // Around the page's bounds, and now and then a long varint.
+    static constexpr uint64_t kLengths[] = {0, 1, 7, 8, 100, 400, 470, 480, 490, 500, 511, 512,
+                                            1000, 1ull << 40, ~0ull};
+    return btree::PutVarint(p, kLengths[rng() % std::size(kLengths)] + rng() % 3);
+  };
+  int valid = 0;
+  for (int round = 0; round < 20000; ++round) {
+    uint8_t page[kSize];
+    for (uint8_t& b : page) b = static_cast<uint8_t>(rng());
+    const bool leaf = round % 2 == 0;
+    const uint16_t offset = static_cast<uint16_t>(rng() % (kSize + 40));
+    btree::Store16(page + btree::kHeaderSize, offset);
+    if (offset >= btree::kHeaderSize + 2 && offset + 40u < kSize) {
+      uint8_t* p = page + offset;
+      *p++ = static_cast<uint8_t>(rng() % 4);  // flags
+      p += put_length(p);
+      if (leaf) p += put_length(p);
+    }
+    btree::Cell cell;
+    const bool decoded = btree::DecodeCell(page, kSize, leaf, 0, &cell);
+    const uint8_t* key = nullptr;
+    uint64_t key_len = 0;
+    bool overflows = false;
+    const bool probed = btree::CellKeyAt(page, kSize, leaf, 0, &key, &key_len, &overflows);
+    ASSERT_EQ(decoded, probed) << "round " << round;
+    if (!decoded) continue;
+    ++valid;
+    EXPECT_EQ(cell.key, key);
+    EXPECT_EQ(cell.key_len, key_len);
+    EXPECT_EQ(cell.key_overflows(), overflows);
+  }
+  EXPECT_GT(valid, 1000);  // both kinds of cell were tried
 }
 
 TEST_F(BtreeEngineTest, ValuesOfSeveralMiBSurviveReopen) {

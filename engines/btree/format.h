@@ -125,6 +125,40 @@ inline size_t GetVarint(const uint8_t* p, const uint8_t* limit, uint64_t* v) {
   return GetVarintSlow(p, limit, v);
 }
 
+// The key of cell i of a branch or leaf page, for a search's probes: its
+// inline bytes, or its u64 overflow page number when *overflows. Valid
+// exactly when DecodeCell would be (every length checked against the page);
+// false when the cell is malformed.
+inline bool CellKeyAt(const uint8_t* page, uint32_t page_size, bool leaf, size_t i,
+                      const uint8_t** key, uint64_t* key_len, bool* overflows) {
+  const uint32_t off = CellOffset(page, i);
+  if (off < kHeaderSize || off >= page_size) return false;
+  const uint8_t* p = page + off;
+  const uint8_t* const limit = page + page_size;
+  const uint8_t flags = *p++;
+  size_t n = GetVarint(p, limit, key_len);
+  if (n == 0) return false;
+  p += n;
+  uint64_t value_len = 0;
+  if (leaf) {
+    n = GetVarint(p, limit, &value_len);
+    if (n == 0) return false;
+    p += n;
+  } else {
+    if (limit - p < 8) return false;
+    p += 8;
+  }
+  *overflows = (flags & kKeyOverflow) != 0;
+  const uint64_t key_bytes = *overflows ? 8 : *key_len;
+  if (static_cast<uint64_t>(limit - p) < key_bytes) return false;
+  *key = p;
+  if (leaf) {
+    const uint64_t value_bytes = (flags & kValueOverflow) != 0 ? 8 : value_len;
+    if (static_cast<uint64_t>(limit - (p + key_bytes)) < value_bytes) return false;
+  }
+  return true;
+}
+
 // Meta slot (page 0 or 1). Bytes [0, 4) hold CRC32C of [4, kMetaSize).
 //   4 u8 type=kMetaPage, 5..7 reserved, 8 magic[8], 16 u32 format version,
 //  20 u32 page size, 24 u64 txn id, 32 u64 page count (file pages in use),

@@ -86,14 +86,21 @@ Status SearchNode(const Pages& pages, const uint8_t* page, uint64_t pgno, Bytes 
   // Leaf: first cell >= key. Branch: first separator > key, which is the child.
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    Cell cell;
-    MANIFOLD_RETURN_IF_ERROR(GetCell(pages, page, pgno, mid, &cell));
+    // Each probe decodes only the key, in line (as strictly as GetCell).
+    const uint8_t* cell_key = nullptr;
+    uint64_t key_len = 0;
+    bool overflows = false;
+    if (!CellKeyAt(page, pages.page_size, leaf, mid, &cell_key, &key_len, &overflows)) {
+      return BadPage(pgno, "malformed cell " + std::to_string(mid));
+    }
     int c;
-    if (!cell.key_overflows()) {
-      size_t n = std::min<size_t>(cell.key_len, key.size());
-      c = n == 0 ? 0 : std::memcmp(cell.key, key.data(), n);
-      if (c == 0) c = cell.key_len < key.size() ? -1 : (cell.key_len > key.size() ? 1 : 0);
+    if (!overflows) {
+      size_t n = std::min<size_t>(key_len, key.size());
+      c = n == 0 ? 0 : std::memcmp(cell_key, key.data(), n);
+      if (c == 0) c = key_len < key.size() ? -1 : (key_len > key.size() ? 1 : 0);
     } else {
+      Cell cell;
+      MANIFOLD_RETURN_IF_ERROR(GetCell(pages, page, pgno, mid, &cell));
       Bytes k;
       MANIFOLD_RETURN_IF_ERROR(CellKey(pages, cell, scratch, &k));
       c = CompareBytes(k, key);

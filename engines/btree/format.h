@@ -117,10 +117,14 @@ size_t PutVarint(uint8_t* dst, uint64_t v);
 size_t VarintLength(uint64_t v);
 size_t GetVarintSlow(const uint8_t* p, const uint8_t* limit, uint64_t* v);
 inline size_t GetVarint(const uint8_t* p, const uint8_t* limit, uint64_t* v) {
-  // Lengths below 128, one byte: nearly every key and value length.
+  // Lengths below 2^14, one or two bytes: nearly every key and value length.
   if (__builtin_expect(p < limit && *p < 0x80, 1)) {
     *v = *p;
     return 1;
+  }
+  if (limit - p >= 2 && p[1] < 0x80) {
+    *v = (p[0] & 0x7Fu) | (static_cast<uint64_t>(p[1]) << 7);
+    return 2;
   }
   return GetVarintSlow(p, limit, v);
 }
@@ -129,8 +133,9 @@ inline size_t GetVarint(const uint8_t* p, const uint8_t* limit, uint64_t* v) {
 // inline bytes, or its u64 overflow page number when *overflows. Valid
 // exactly when DecodeCell would be (every length checked against the page);
 // false when the cell is malformed.
-inline bool CellKeyAt(const uint8_t* page, uint32_t page_size, bool leaf, size_t i,
-                      const uint8_t** key, uint64_t* key_len, bool* overflows) {
+[[gnu::always_inline]] inline bool CellKeyAt(const uint8_t* page, uint32_t page_size, bool leaf,
+                                             size_t i, const uint8_t** key, uint64_t* key_len,
+                                             bool* overflows) {
   const uint32_t off = CellOffset(page, i);
   if (off < kHeaderSize || off >= page_size) return false;
   const uint8_t* p = page + off;

@@ -78,6 +78,25 @@ Status CellValue(const Pages& pages, const Cell& cell, std::string* scratch, Byt
   return Status::OK();
 }
 
+namespace {
+
+// CompareBytes for a probe: the first eight bytes as one big-endian word
+// (they differ in most probes), then memcmp.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "Load64 reads little-endian words");
+inline int CompareInline(const uint8_t* a, uint64_t a_len, Bytes b) {
+  const size_t n = std::min<size_t>(a_len, b.size());
+  if (n >= 8) {
+    const uint64_t x = __builtin_bswap64(Load64(a));
+    const uint64_t y = __builtin_bswap64(Load64(reinterpret_cast<const uint8_t*>(b.data())));
+    if (x != y) return x < y ? -1 : 1;
+  }
+  const int c = n == 0 ? 0 : std::memcmp(a, b.data(), n);
+  if (c != 0) return c;
+  return a_len < b.size() ? -1 : (a_len > b.size() ? 1 : 0);
+}
+
+}  // namespace
+
 Status SearchNode(const Pages& pages, const uint8_t* page, uint64_t pgno, Bytes key, size_t* index,
                   bool* exact, std::string* scratch) {
   const bool leaf = PageTypeOf(page) == kLeafPage;
@@ -95,9 +114,7 @@ Status SearchNode(const Pages& pages, const uint8_t* page, uint64_t pgno, Bytes 
     }
     int c;
     if (!overflows) {
-      size_t n = std::min<size_t>(key_len, key.size());
-      c = n == 0 ? 0 : std::memcmp(cell_key, key.data(), n);
-      if (c == 0) c = key_len < key.size() ? -1 : (key_len > key.size() ? 1 : 0);
+      c = CompareInline(cell_key, key_len, key);
     } else {
       Cell cell;
       MANIFOLD_RETURN_IF_ERROR(GetCell(pages, page, pgno, mid, &cell));
@@ -125,9 +142,19 @@ Status ChildAt(const Pages& pages, const uint8_t* page, uint64_t pgno, size_t i,
     *child = PageLink(page);
     return Status::OK();
   }
-  Cell cell;
-  MANIFOLD_RETURN_IF_ERROR(GetCell(pages, page, pgno, i - 1, &cell));
-  *child = cell.child;
+  // A branch cell is flags, key length, the u64 child, then the key: the
+  // child ends where the key starts.
+  const uint8_t* key = nullptr;
+  uint64_t key_len = 0;
+  bool overflows = false;
+  if (PageTypeOf(page) != kBranchPage ||
+      !CellKeyAt(page, pages.page_size, /*leaf=*/false, i - 1, &key, &key_len, &overflows)) {
+    Cell cell;
+    MANIFOLD_RETURN_IF_ERROR(GetCell(pages, page, pgno, i - 1, &cell));
+    *child = cell.child;
+    return Status::OK();
+  }
+  *child = Load64(key - 8);
   return Status::OK();
 }
 

@@ -5,9 +5,10 @@
 // checks at open and reach the readers. The file is opened read-only through
 // the engine (with and without verify_checksums, by the next bit) and walked:
 // every keyspace forwards and backwards with cursors, a Get of each key, and
-// seeks; then CheckBtreeFile walks it. Nothing may crash, and when
-// CheckBtreeFile finds nothing wrong the walk must agree with it: keys in
-// strictly increasing order, Get finds each key with the cursor's value.
+// seeks, and range reads (Cursor::ReadFrom); then CheckBtreeFile walks it.
+// Nothing may crash, and when CheckBtreeFile finds nothing wrong the walk
+// must agree with it: keys in strictly increasing order, Get finds each key
+// with the cursor's value, the range reads see the keys the steps saw.
 #include <unistd.h>
 
 #include <cstdint>
@@ -58,8 +59,10 @@ bool WalkKeyspace(ReadTxn& txn, const std::string& name, const std::string& prob
   std::string previous;
   bool first = true;
   int steps = 0;
+  std::vector<std::string> walked;  // the forward walk's keys
   for (c.SeekToFirst(); c.Valid() && steps < kMaxSteps; c.Next(), ++steps) {
     std::string key(c.key());
+    walked.push_back(key);
     if (!first && CompareBytes(previous, key) >= 0) consistent = false;
     first = false;
     std::string value(c.value());
@@ -70,7 +73,7 @@ bool WalkKeyspace(ReadTxn& txn, const std::string& name, const std::string& prob
     if (s.code() == Status::Code::kNotFound) consistent = false;
     previous = std::move(key);
   }
-  (void)c.status();
+  const bool walk_complete = c.status().ok() && steps < kMaxSteps;
   steps = 0;
   for (c.SeekToLast(); c.Valid() && steps < kMaxSteps; c.Prev(), ++steps) (void)c.value();
   c.Seek(probe);
@@ -79,6 +82,29 @@ bool WalkKeyspace(ReadTxn& txn, const std::string& name, const std::string& prob
   if (c.Valid()) c.Next();
   std::string unused;
   (void)txn.Get(*ks, probe, &unused);
+  // Range reads (Cursor::ReadFrom): from the start, in chunks of five, each
+  // from just past the last key read; the keys must be the forward walk's.
+  std::vector<std::string> ranged;
+  std::string from;
+  bool range_complete = false;
+  for (int calls = 0; calls < kMaxSteps / 5; ++calls) {
+    const size_t before = ranged.size();
+    const size_t n = c.ReadFrom(from, 5, [&](Bytes key, Bytes value) {
+      ranged.emplace_back(key);
+      (void)value.size();
+      return true;
+    });
+    if (ranged.size() != before + n) consistent = false;
+    if (!c.status().ok()) break;
+    if (n < 5) {
+      range_complete = true;
+      break;
+    }
+    if (ranged.back() < from) break;  // out of order: a damaged tree
+    from = ranged.back() + std::string(1, '\0');
+  }
+  if (walk_complete && range_complete && walked != ranged) consistent = false;
+  (void)c.ReadFrom(probe, 3, [](Bytes, Bytes) { return true; });
   return consistent;
 }
 

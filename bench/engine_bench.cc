@@ -217,14 +217,6 @@ class ManifoldSubject {
    public:
     explicit Iter(std::unique_ptr<Cursor> cursor) : cursor_(std::move(cursor)) {}
     ~Iter() { Check(cursor_->status(), "cursor"); }
-    bool Seek(Bytes target, Bytes* key, Bytes* value) {
-      cursor_->Seek(target);
-      if (!cursor_->Valid()) return false;
-      *key = cursor_->key();
-      *value = cursor_->value();
-      return !value->empty() || cursor_->Valid();
-    }
-    bool Next(Bytes* key, Bytes* value) { return cursor_->NextEntry(key, value); }
     template <typename F>
     size_t Read(Bytes target, size_t limit, F&& visit) {
       return cursor_->ReadFrom(target, limit, visit);

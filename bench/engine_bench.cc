@@ -167,13 +167,13 @@ uint64_t FileBytes(const std::string& path) {
 // templates so that the raw columns pay for no indirection of the harness:
 //   Write BeginWrite();   Write: Put(key, value), Delete(key), Commit()
 //   Read BeginRead();     Read: Get(key, std::string*) -> found, NewCursor()
-//   Cursor: Seek(target, &key, &value), Next(&key, &value): each true when on an
-//     entry, with its bytes (manifold: Cursor::NextEntry, one call a step)
+//   Cursor: Read(target, limit, visit) -> entries visited, visit(key, value)
+//     per entry (manifold: Cursor::ReadFrom, one call a range; the raw
+//     libraries: StepRange, one seek and a step per entry)
 //   Compact() -> false if the subject cannot compact; persistent(); path()
 // Every Get stores the value in the caller's string, as manifold's ReadTxn::Get
 // promises, so the raw columns do that copy too.
 
-// A manifold engine opened by name through the registry.
 // A range read on a raw library: one seek, then a step per entry, visiting
 // up to `limit` entries (as Cursor::ReadFrom does through manifold).
 template <typename Iter, typename F>
@@ -188,6 +188,7 @@ size_t StepRange(Iter& it, Bytes target, size_t limit, F&& visit) {
   return n;
 }
 
+// A manifold engine opened by name through the registry.
 class ManifoldSubject {
  public:
   ManifoldSubject(const std::string& name, const std::string& path) : path_(path) {

@@ -446,16 +446,28 @@ TEST_P(EngineConformance, CursorSeesWritesOfItsTransactionFromItsNextMove) {
   EXPECT_EQ(KeyValues({{"a", "1"}, {"b", "2"}}), CommittedContents());
 }
 
+// `n` random entries: keys of 1 to max_key letters from `first` on (`letters`
+// of them), values of up to max_value - 1 copies of a digit (some empty).
+std::map<std::string, std::string> RandomModel(std::mt19937_64& rng, int n, size_t max_key,
+                                               char first, int letters, size_t max_value) {
+  std::map<std::string, std::string> model;
+  for (int i = 0; i < n; ++i) {
+    std::string key(1 + rng() % max_key, '\0');
+    for (char& c : key) c = static_cast<char>(first + rng() % letters);
+    model[key] = std::string(rng() % max_value, static_cast<char>('0' + i % 10));
+  }
+  return model;
+}
+std::map<std::string, std::string> RandomModel(uint64_t seed, int n, size_t max_key, char first,
+                                               int letters, size_t max_value) {
+  std::mt19937_64 rng(seed);
+  return RandomModel(rng, n, max_key, first, letters, max_value);
+}
+
 // NextEntry and PrevEntry walk the keyspace as Next()/Prev() with key() and
 // value() do, and end with false and an OK status.
 TEST_P(EngineConformance, StepCallsWalkLikeNextAndPrevWithTheirEntries) {
-  std::mt19937_64 rng(11);
-  std::map<std::string, std::string> model;
-  for (int i = 0; i < 700; ++i) {
-    std::string key(1 + rng() % 10, '\0');
-    for (char& c : key) c = static_cast<char>('a' + rng() % 26);
-    model[key] = std::string(rng() % 40, static_cast<char>('0' + i % 10));  // some empty
-  }
+  const std::map<std::string, std::string> model = RandomModel(11, 700, 10, 'a', 26, 40);
   CommitEntries(KeyValues(model.begin(), model.end()));
   auto reader = Read();
   ASSERT_OK_AND_ASSIGN(auto c, reader->NewCursor(OpenKs(*reader)));
@@ -535,12 +547,7 @@ TEST_P(EngineConformance, StepCallsSeeWritesOfTheirTransaction) {
 // the visitor says so, and leaves the cursor on the last entry visited.
 TEST_P(EngineConformance, ReadFromVisitsWhatSeekAndStepsVisit) {
   std::mt19937_64 rng(12);
-  std::map<std::string, std::string> model;
-  for (int i = 0; i < 500; ++i) {
-    std::string key(1 + rng() % 8, '\0');
-    for (char& c : key) c = static_cast<char>('b' + rng() % 24);
-    model[key] = std::string(rng() % 30, static_cast<char>('0' + i % 10));  // some empty
-  }
+  const std::map<std::string, std::string> model = RandomModel(rng, 500, 8, 'b', 24, 30);
   CommitEntries(KeyValues(model.begin(), model.end()));
   std::vector<std::string> targets = {"", "a", "b", "zzz", model.begin()->first,
                                       model.rbegin()->first};

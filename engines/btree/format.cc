@@ -104,39 +104,11 @@ size_t GetVarintSlow(const uint8_t* p, const uint8_t* limit, uint64_t* v) {
 }
 
 bool DecodeCell(const uint8_t* page, uint32_t page_size, bool leaf, size_t i, Cell* cell) {
-  uint32_t off = CellOffset(page, i);
-  if (off < kHeaderSize || off >= page_size) return false;
-  return DecodeCellAt(page + off, page + page_size, leaf, cell);
+  return DecodeCellInline(page, page_size, leaf, i, cell);
 }
 
 bool DecodeCellAt(const uint8_t* p, const uint8_t* limit, bool leaf, Cell* cell) {
-  const uint8_t* start = p;
-  if (p >= limit) return false;
-  cell->flags = *p++;
-  size_t n = GetVarint(p, limit, &cell->key_len);
-  if (n == 0) return false;
-  p += n;
-  if (leaf) {
-    n = GetVarint(p, limit, &cell->value_len);
-    if (n == 0) return false;
-    p += n;
-  } else {
-    if (limit - p < 8) return false;
-    cell->child = Load64(p);
-    p += 8;
-  }
-  uint64_t key_bytes = cell->key_overflows() ? 8 : cell->key_len;
-  if (static_cast<uint64_t>(limit - p) < key_bytes) return false;
-  cell->key = p;
-  p += key_bytes;
-  if (leaf) {
-    uint64_t value_bytes = cell->value_overflows() ? 8 : cell->value_len;
-    if (static_cast<uint64_t>(limit - p) < value_bytes) return false;
-    cell->value = p;
-    p += value_bytes;
-  }
-  cell->size = static_cast<size_t>(p - start);
-  return true;
+  return DecodeCellAtInline(p, limit, leaf, cell);
 }
 
 void EncodeMeta(const Meta& meta, uint8_t* page) {

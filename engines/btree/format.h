@@ -129,38 +129,56 @@ inline size_t GetVarint(const uint8_t* p, const uint8_t* limit, uint64_t* v) {
   return GetVarintSlow(p, limit, v);
 }
 
-// The key of cell i of a branch or leaf page, for a search's probes: its
-// inline bytes, or its u64 overflow page number when *overflows. Valid
-// exactly when DecodeCell would be (every length checked against the page);
-// false when the cell is malformed.
-[[gnu::always_inline]] inline bool CellKeyAt(const uint8_t* page, uint32_t page_size, bool leaf,
-                                             size_t i, const uint8_t** key, uint64_t* key_len,
-                                             bool* overflows) {
-  const uint32_t off = CellOffset(page, i);
-  if (off < kHeaderSize || off >= page_size) return false;
-  const uint8_t* p = page + off;
-  const uint8_t* const limit = page + page_size;
-  const uint8_t flags = *p++;
-  size_t n = GetVarint(p, limit, key_len);
+// The cell decoder itself, in line: DecodeCell and DecodeCellAt run it, and
+// a search's probes call it directly (through CellKeyAt).
+[[gnu::always_inline]] inline bool DecodeCellAtInline(const uint8_t* p, const uint8_t* limit,
+                                                      bool leaf, Cell* cell) {
+  const uint8_t* start = p;
+  if (p >= limit) return false;
+  cell->flags = *p++;
+  size_t n = GetVarint(p, limit, &cell->key_len);
   if (n == 0) return false;
   p += n;
-  uint64_t value_len = 0;
   if (leaf) {
-    n = GetVarint(p, limit, &value_len);
+    n = GetVarint(p, limit, &cell->value_len);
     if (n == 0) return false;
     p += n;
   } else {
     if (limit - p < 8) return false;
+    cell->child = Load64(p);
     p += 8;
   }
-  *overflows = (flags & kKeyOverflow) != 0;
-  const uint64_t key_bytes = *overflows ? 8 : *key_len;
+  const uint64_t key_bytes = cell->key_overflows() ? 8 : cell->key_len;
   if (static_cast<uint64_t>(limit - p) < key_bytes) return false;
-  *key = p;
+  cell->key = p;
+  p += key_bytes;
   if (leaf) {
-    const uint64_t value_bytes = (flags & kValueOverflow) != 0 ? 8 : value_len;
-    if (static_cast<uint64_t>(limit - (p + key_bytes)) < value_bytes) return false;
+    const uint64_t value_bytes = cell->value_overflows() ? 8 : cell->value_len;
+    if (static_cast<uint64_t>(limit - p) < value_bytes) return false;
+    cell->value = p;
+    p += value_bytes;
   }
+  cell->size = static_cast<size_t>(p - start);
+  return true;
+}
+[[gnu::always_inline]] inline bool DecodeCellInline(const uint8_t* page, uint32_t page_size,
+                                                    bool leaf, size_t i, Cell* cell) {
+  const uint32_t off = CellOffset(page, i);
+  if (off < kHeaderSize || off >= page_size) return false;
+  return DecodeCellAtInline(page + off, page + page_size, leaf, cell);
+}
+
+// The key of cell i of a branch or leaf page, for a search's probes: its
+// inline bytes, or its u64 overflow page number when *overflows. False when
+// the cell is malformed (exactly when DecodeCell is false).
+[[gnu::always_inline]] inline bool CellKeyAt(const uint8_t* page, uint32_t page_size, bool leaf,
+                                             size_t i, const uint8_t** key, uint64_t* key_len,
+                                             bool* overflows) {
+  Cell cell;
+  if (!DecodeCellInline(page, page_size, leaf, i, &cell)) return false;
+  *key = cell.key;
+  *key_len = cell.key_len;
+  *overflows = cell.key_overflows();
   return true;
 }
 

@@ -142,19 +142,12 @@ Status ChildAt(const Pages& pages, const uint8_t* page, uint64_t pgno, size_t i,
     *child = PageLink(page);
     return Status::OK();
   }
-  // A branch cell is flags, key length, the u64 child, then the key: the
-  // child ends where the key starts.
-  const uint8_t* key = nullptr;
-  uint64_t key_len = 0;
-  bool overflows = false;
-  if (PageTypeOf(page) != kBranchPage ||
-      !CellKeyAt(page, pages.page_size, /*leaf=*/false, i - 1, &key, &key_len, &overflows)) {
-    Cell cell;
-    MANIFOLD_RETURN_IF_ERROR(GetCell(pages, page, pgno, i - 1, &cell));
-    *child = cell.child;
-    return Status::OK();
+  // Decoded in line; GetCell says what is wrong with a malformed cell.
+  Cell cell;
+  if (!DecodeCellInline(page, pages.page_size, PageTypeOf(page) == kLeafPage, i - 1, &cell)) {
+    return GetCell(pages, page, pgno, i - 1, &cell);
   }
-  *child = Load64(key - 8);
+  *child = cell.child;
   return Status::OK();
 }
 

@@ -155,6 +155,29 @@ TEST(BtreeFormatTest, CellKeyAtAgreesWithDecodeCell) {
   EXPECT_GT(valid, 1000);  // both kinds of cell were tried
 }
 
+// A cell is malformed when any part of it runs past the page: its value
+// too, by a single byte.
+TEST(BtreeFormatTest, ACellWhoseValueRunsPastThePageIsMalformed) {
+  constexpr uint32_t kSize = 512;
+  for (uint64_t spill : {0, 1}) {
+    uint8_t page[kSize] = {};
+    const uint16_t offset = kSize - 40;
+    btree::Store16(page + btree::kHeaderSize, offset);
+    uint8_t* p = page + offset;
+    *p++ = 0;                                                       // flags
+    p += btree::PutVarint(p, 4);                                    // key length
+    const uint64_t room = kSize - (offset + 1 + 1 + 1 + 4);         // after both lengths
+    p += btree::PutVarint(p, room + spill);                         // value length
+    btree::Cell cell;
+    EXPECT_EQ(spill == 0, btree::DecodeCell(page, kSize, /*leaf=*/true, 0, &cell))
+        << "value " << spill << " byte(s) past the page";
+    const uint8_t* key = nullptr;
+    uint64_t key_len = 0;
+    bool overflows = false;
+    EXPECT_EQ(spill == 0, btree::CellKeyAt(page, kSize, /*leaf=*/true, 0, &key, &key_len, &overflows));
+  }
+}
+
 TEST_F(BtreeEngineTest, ValuesOfSeveralMiBSurviveReopen) {
   std::mt19937_64 rng(TestSeed(1));
   std::string big = RandomBytes(rng, (5u << 20) + 123);

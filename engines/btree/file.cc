@@ -5,9 +5,13 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <vector>
 
 #include "common/file_util.h"
 
@@ -71,6 +75,32 @@ class PosixFile final : public File {
     return Status::OK();
   }
 
+  Status WriteGather(uint64_t offset, std::span<const std::string_view> parts) override {
+    std::vector<iovec> iov;
+    iov.reserve(parts.size());
+    for (std::string_view part : parts) {
+      if (!part.empty()) iov.push_back({const_cast<char*>(part.data()), part.size()});
+    }
+    size_t first = 0;  // iov[first..] is what is left to write
+    while (first < iov.size()) {
+      const int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
+      ssize_t w = ::pwritev(fd_, iov.data() + first, count, static_cast<off_t>(offset));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("write", path_, errno);
+      }
+      offset += static_cast<uint64_t>(w);
+      // Drop what was written: whole parts, then the front of a partial one.
+      auto done = static_cast<size_t>(w);
+      while (first < iov.size() && done >= iov[first].iov_len) done -= iov[first++].iov_len;
+      if (done > 0) {
+        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + done;
+        iov[first].iov_len -= done;
+      }
+    }
+    return Status::OK();
+  }
+
   Status Sync() override {
     if (::fdatasync(fd_) != 0) return ErrnoStatus("fdatasync", path_, errno);
     return Status::OK();
@@ -111,6 +141,12 @@ class PosixFile final : public File {
 };
 
 }  // namespace
+
+Status File::WriteGather(uint64_t offset, std::span<const std::string_view> parts) {
+  std::string joined;
+  for (std::string_view part : parts) joined.append(part);
+  return Write(offset, joined);
+}
 
 Result<std::unique_ptr<File>> OpenPosixFile(const std::string& path, bool read_only, bool create) {
   int flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,10 @@ class File {
   virtual Status Read(uint64_t offset, size_t n, uint8_t* dst) = 0;
   // Writes all of data at offset, extending the file if needed.
   virtual Status Write(uint64_t offset, std::string_view data) = 0;
+  // Writes `parts` back to back from offset, as one Write of their
+  // concatenation would. This default joins them and calls Write; PosixFile
+  // hands them to pwritev without the copy.
+  virtual Status WriteGather(uint64_t offset, std::span<const std::string_view> parts);
   // Makes every earlier write durable (fdatasync).
   virtual Status Sync() = 0;
   // Sets the file's length.

@@ -82,8 +82,9 @@ void ReserveOneMore(std::vector<T>& v) {
 // the page, growing a log or a map) before they change any state: when
 // memory runs out, a page is never lost from the free pages, and the undo
 // log always matches avail_, so a rollback to a savepoint restores it.
-uint8_t* Mutator::Allocate(uint64_t* pgno) {
-  std::unique_ptr<uint8_t[]> data = std::make_unique<uint8_t[]>(pages_.page_size);
+uint8_t* Mutator::Allocate(uint64_t* pgno, bool zeroed) {
+  std::unique_ptr<uint8_t[]> data = zeroed ? std::make_unique<uint8_t[]>(pages_.page_size)
+                                           : std::make_unique_for_overwrite<uint8_t[]>(pages_.page_size);
   if (marks_open_) {
     ReserveOneMore(undo_);
     ReserveOneMore(alloc_log_);
@@ -136,7 +137,7 @@ Result<uint8_t*> Mutator::Writable(uint64_t pgno, uint64_t* out_pgno) {
   // so that nothing throws once the copy is allocated.
   ReserveOneMore(freed_);
   ReserveOneMore(retired_);
-  uint8_t* copy = Allocate(out_pgno);
+  uint8_t* copy = Allocate(out_pgno, /*zeroed=*/false);
   std::memcpy(copy, source, pages_.page_size);
   FreePage(pgno);
   return copy;

@@ -85,7 +85,8 @@ class Mutator {
   };
 
   Status Store(uint64_t* root, Bytes key, Bytes value, bool overwrite, bool* inserted);
-  uint8_t* Allocate(uint64_t* pgno);
+  // A new dirty page, zero-filled unless the caller overwrites all of it.
+  uint8_t* Allocate(uint64_t* pgno, bool zeroed = true);
   void FreePage(uint64_t pgno);
   // Makes page `pgno` writable; *out_pgno is where it now lives.
   Result<uint8_t*> Writable(uint64_t pgno, uint64_t* out_pgno);

@@ -251,20 +251,20 @@ Status Store::WritePages(const DirtyMap& dirty, uint32_t page_size) {
   order.reserve(dirty.size());
   for (const auto& [pgno, page] : dirty) order.push_back(pgno);
   std::sort(order.begin(), order.end());
-  // Consecutive pages go out in one write of up to 1 MiB. Pages are sealed.
-  std::string run;
+  // Consecutive pages go out in one gathered write of up to 1 MiB. Pages are sealed.
+  const size_t max_run = std::max<size_t>(1, (1u << 20) / page_size);
+  std::vector<std::string_view> run;
+  run.reserve(std::min(order.size(), max_run));
   uint64_t run_start = 0;
-  for (size_t i = 0; i < order.size(); ++i) {
-    uint64_t pgno = order[i];
-    const uint8_t* data = dirty.at(pgno).data.get();
-    if (!run.empty() && (pgno != run_start + run.size() / page_size || run.size() >= (1u << 20))) {
-      MANIFOLD_RETURN_IF_ERROR(file_->Write(run_start * page_size, run));
+  for (uint64_t pgno : order) {
+    if (!run.empty() && (pgno != run_start + run.size() || run.size() >= max_run)) {
+      MANIFOLD_RETURN_IF_ERROR(file_->WriteGather(run_start * page_size, run));
       run.clear();
     }
     if (run.empty()) run_start = pgno;
-    run.append(reinterpret_cast<const char*>(data), page_size);
+    run.emplace_back(reinterpret_cast<const char*>(dirty.at(pgno).data.get()), page_size);
   }
-  if (!run.empty()) MANIFOLD_RETURN_IF_ERROR(file_->Write(run_start * page_size, run));
+  if (!run.empty()) MANIFOLD_RETURN_IF_ERROR(file_->WriteGather(run_start * page_size, run));
   return Status::OK();
 }
 

@@ -209,7 +209,7 @@ TEST(BtreeFormatTest, CellKeyAtAgreesWithDecodeCell) {
       uint8_t* p = page + offset;
       *p++ = static_cast<uint8_t>(rng() % 4);  // flags
       p += put_length(p);
-      if (leaf) p += put_length(p);
+      if (leaf) put_length(p);
     }
     btree::Cell cell;
     const bool decoded = btree::DecodeCell(page, kSize, leaf, 0, &cell);
@@ -239,7 +239,7 @@ TEST(BtreeFormatTest, ACellWhoseValueRunsPastThePageIsMalformed) {
     *p++ = 0;                                                       // flags
     p += btree::PutVarint(p, 4);                                    // key length
     const uint64_t room = kSize - (offset + 1 + 1 + 1 + 4);         // after both lengths
-    p += btree::PutVarint(p, room + spill);                         // value length
+    btree::PutVarint(p, room + spill);                              // value length
     btree::Cell cell;
     EXPECT_EQ(spill == 0, btree::DecodeCell(page, kSize, /*leaf=*/true, 0, &cell))
         << "value " << spill << " byte(s) past the page";

@@ -6,7 +6,11 @@
 // each wrapper costs over the library it wraps.
 //
 //   ./build/bench/engine_bench [--n=200000] [--runs=3] [--dir=/tmp] [--threads=1,2,4]
-//       [--engines=btree,rocksdb,memory,sqlitekv,raw-lmdb,raw-rocksdb]
+//       [--engines=btree,rocksdb,memory,sqlitekv,raw-lmdb,raw-rocksdb] [--sync=full|off]
+//
+// --sync=off opens every column without syncing at commit (manifold's
+// sync=off, MDB_NOSYNC, an unsynced RocksDB WAL): the single-row commit
+// phase then shows what a commit costs besides waiting for the disk.
 //
 // Every column runs --runs times, the columns interleaved (each run starting
 // from the next column), and each figure is the median of its runs: the machine may be shared, and a median of runs
@@ -191,11 +195,11 @@ size_t StepRange(Iter& it, Bytes target, size_t limit, F&& visit) {
 // A manifold engine opened by name through the registry.
 class ManifoldSubject {
  public:
-  ManifoldSubject(const std::string& name, const std::string& path) : path_(path) {
+  ManifoldSubject(const std::string& name, const std::string& path, bool durable) : path_(path) {
     Options options;
     options.path = path;
     options.create_if_missing = true;
-    options.sync = SyncMode::kFull;
+    options.sync = durable ? SyncMode::kFull : SyncMode::kOff;
     engine_ = Take(Engine::Open(name, options), "open " + name);
     auto txn = Take(engine_->BeginWrite(kWait), "begin");
     ks_ = Take(txn->CreateKeyspace("bench"), "create keyspace");
@@ -257,18 +261,20 @@ class ManifoldSubject {
 };
 
 // liblmdb driven directly, as manifold's lmdb engine configures it for
-// sync=full: MDB_NOTLS, no MDB_NOSYNC/MDB_NOMETASYNC, one named database, the
+// sync=full: MDB_NOTLS, no MDB_NOSYNC/MDB_NOMETASYNC (MDB_NOSYNC for
+// sync=off), one named database, the
 // same reader and database limits. The map is sized once for the whole run
 // (manifold's starts at 256 MiB and grows between transactions).
 class RawLmdbSubject {
  public:
-  RawLmdbSubject(const std::string& path, size_t n) : path_(path) {
+  RawLmdbSubject(const std::string& path, size_t n, bool durable) : path_(path) {
     std::filesystem::create_directories(path);
     Ok(mdb_env_create(&env_), "env create");
     Ok(mdb_env_set_maxdbs(env_, 1024), "set maxdbs");
     Ok(mdb_env_set_maxreaders(env_, 126), "set maxreaders");
     Ok(mdb_env_set_mapsize(env_, (size_t{1} << 30) + n * 2048), "set mapsize");
-    Ok(mdb_env_open(env_, path.c_str(), MDB_NOTLS, 0644), "env open");
+    Ok(mdb_env_open(env_, path.c_str(), MDB_NOTLS | (durable ? 0 : MDB_NOSYNC), 0644),
+       "env open");
     MDB_txn* txn = nullptr;
     Ok(mdb_txn_begin(env_, nullptr, 0, &txn), "begin");
     Ok(mdb_dbi_open(txn, "bench", MDB_CREATE, &dbi_), "dbi open");
@@ -393,7 +399,7 @@ class RawLmdbSubject {
 // WriteBatchWithIndex, for read-your-writes); a read transaction a snapshot.
 class RawRocksdbSubject {
  public:
-  explicit RawRocksdbSubject(const std::string& path) : path_(path) {
+  RawRocksdbSubject(const std::string& path, bool durable) : path_(path) {
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = rocksdb::NewLRUCache(32 << 20);
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -415,7 +421,7 @@ class RawRocksdbSubject {
     db_.reset(raw);
     default_cf_ = handles[0];
     Ok(db_->CreateColumnFamily(cf, "bench", &cf_), "create column family");
-    sync_.sync = true;
+    sync_.sync = durable;
   }
   ~RawRocksdbSubject() {
     db_->DestroyColumnFamilyHandle(cf_).PermitUncheckedError();
@@ -590,8 +596,14 @@ template <typename Subject>
   if (bytes == 0 || entries < count) Fail("range reads read too little");
 }
 
+std::string CommitPhase(bool durable) {
+  return durable ? "single-row commit (durable, per commit)"
+                 : "single-row commit (sync=off, per commit)";
+}
+
 template <typename Subject>
-Figures RunPhases(Subject& subject, const Workload& w, const std::vector<int>& thread_counts) {
+Figures RunPhases(Subject& subject, const Workload& w, const std::vector<int>& thread_counts,
+                  bool durable) {
   Figures f;
   const size_t n = w.keys.size();
   auto set = [&f](const std::string& phase, Timing t, double per = 1) {
@@ -600,9 +612,9 @@ Figures RunPhases(Subject& subject, const Workload& w, const std::vector<int>& t
 
   set("bulk load", Time(1, [&] { BulkLoad(subject, w); }));
 
-  const int single_commits = 200;
+  const int single_commits = durable ? 200 : 5000;  // unsynced commits are short: more of them
   std::mt19937_64 rng(7);
-  set("single-row commit (durable, per commit)",
+  set(CommitPhase(durable),
       Time(1, [&] { SingleRowCommits(subject, rng, single_commits); }), single_commits);
 
   set("batch writes (20 x 1000 rows)", Time(1, [&] { BatchCommits(subject, rng); }));
@@ -639,18 +651,18 @@ Figures RunPhases(Subject& subject, const Workload& w, const std::vector<int>& t
 // Runs the workload once on column `name` in a fresh store under `dir`, then
 // removes the store.
 Figures RunColumn(const std::string& name, const std::string& dir, const Workload& w,
-                  const std::vector<int>& thread_counts) {
+                  const std::vector<int>& thread_counts, bool durable) {
   const std::string path = dir + "/" + name;
   Figures f;
   if (name == kRawLmdb) {
-    RawLmdbSubject subject(path, w.keys.size());
-    f = RunPhases(subject, w, thread_counts);
+    RawLmdbSubject subject(path, w.keys.size(), durable);
+    f = RunPhases(subject, w, thread_counts, durable);
   } else if (name == kRawRocksdb) {
-    RawRocksdbSubject subject(path);
-    f = RunPhases(subject, w, thread_counts);
+    RawRocksdbSubject subject(path, durable);
+    f = RunPhases(subject, w, thread_counts, durable);
   } else {
-    ManifoldSubject subject(name, path);
-    f = RunPhases(subject, w, thread_counts);
+    ManifoldSubject subject(name, path, durable);
+    f = RunPhases(subject, w, thread_counts, durable);
   }
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
@@ -746,13 +758,16 @@ int Main(int argc, char** argv) {
   for (const std::string& t : SplitList(Flag(argc, argv, "threads", "1,2,4"))) {
     thread_counts.push_back(std::stoi(t));
   }
+  const std::string sync = Flag(argc, argv, "sync", "full");
+  if (sync != "full" && sync != "off") Fail("--sync takes full or off, not " + sync);
+  const bool durable = sync == "full";
   std::string base = Flag(argc, argv, "dir", "/tmp");
   std::string dir = base + "/manifold-engine-bench-XXXXXX";
   if (::mkdtemp(dir.data()) == nullptr) Fail("mkdtemp in " + base);
 
-  std::printf("engine benchmark: %zu random 24-byte keys, 150-byte values, sync=full, "
+  std::printf("engine benchmark: %zu random 24-byte keys, 150-byte values, sync=%s, "
               "median of %d runs\n",
-              n, runs);
+              n, sync.c_str(), runs);
   Workload w = MakeWorkload(n);
   std::vector<std::vector<Figures>> all(columns.size());
   for (int run = 0; run < runs; ++run) {
@@ -762,7 +777,7 @@ int Main(int argc, char** argv) {
     for (size_t i = 0; i < columns.size(); ++i) {
       const size_t c = (i + run) % columns.size();
       std::fprintf(stderr, "run %d/%d: %s\n", run + 1, runs, columns[c].c_str());
-      all[c].push_back(RunColumn(columns[c], dir, w, thread_counts));
+      all[c].push_back(RunColumn(columns[c], dir, w, thread_counts, durable));
     }
   }
   std::vector<Figures> figures;
@@ -778,8 +793,9 @@ int Main(int argc, char** argv) {
   PrintOverhead(columns, figures);
   std::printf("\n4 KiB pwrite + fdatasync on this disk: %.3f ms\n", FsyncFloor(dir) * 1e3);
   for (size_t i = 0; i < figures.size(); ++i) {
-    std::printf("%s durable single-row commit: %.3f ms\n", columns[i].c_str(),
-                figures[i].Get("single-row commit (durable, per commit)") * 1e3);
+    std::printf("%s %s single-row commit: %.3f ms wall, %.3f ms CPU\n", columns[i].c_str(),
+                durable ? "durable" : "unsynced", figures[i].Get(CommitPhase(durable)) * 1e3,
+                figures[i].Get(CommitPhase(durable), /*cpu=*/true) * 1e3);
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 namespace manifold {
@@ -43,15 +44,17 @@ Status SyncParentDirectory(const std::string& path) {
   return Status::OK();
 }
 
-Status LockFileWithTimeout(int fd, std::chrono::milliseconds wait, const std::string& what) {
-  auto deadline = std::chrono::steady_clock::now() + wait;
+Status LockFileWithTimeout(int fd, std::chrono::milliseconds wait, std::string_view what) {
+  std::optional<std::chrono::steady_clock::time_point> deadline;
   auto pause = std::chrono::microseconds(100);
   for (;;) {
     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return Status::OK();
     if (errno == EINTR) continue;
-    if (errno != EWOULDBLOCK) return ErrnoStatus("cannot lock", what, errno);
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return Status::Busy(what + ": another process is writing (waited " +
+    if (errno != EWOULDBLOCK) return ErrnoStatus("cannot lock", std::string(what), errno);
+    const auto now = std::chrono::steady_clock::now();
+    if (!deadline) deadline = now + wait;
+    if (now >= *deadline) {
+      return Status::Busy(std::string(what) + ": another process is writing (waited " +
                           std::to_string(wait.count()) + " ms)");
     }
     std::this_thread::sleep_for(pause);

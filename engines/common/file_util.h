@@ -6,6 +6,7 @@
 #include <compare>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "manifold/status.h"
 
@@ -30,7 +31,8 @@ Status SyncParentDirectory(const std::string& path);
 
 // Takes an exclusive flock() on `fd`, polling until `wait` has passed; Busy
 // (naming `what`) if another process still holds it.
-Status LockFileWithTimeout(int fd, std::chrono::milliseconds wait, const std::string& what);
+// The deadline is read and the message built only when the lock is taken.
+Status LockFileWithTimeout(int fd, std::chrono::milliseconds wait, std::string_view what);
 
 // Drops the flock() on `fd`.
 void UnlockFile(int fd);

@@ -21,7 +21,8 @@ class WriteGate {
   // Waits up to `wait` for the gate; Busy (naming `store`) if still held.
   Status Acquire(std::chrono::milliseconds wait, std::string_view store) {
     std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, wait, [this] { return !held_; })) {
+    // A free gate is taken without reading the clock.
+    if (held_ && !cv_.wait_for(lock, wait, [this] { return !held_; })) {
       return Status::Busy(std::string(store) + ": another write transaction is active (waited " +
                           std::to_string(wait.count()) + " ms)");
     }

@@ -128,6 +128,7 @@ Result<std::shared_ptr<LmdbEnv>> LmdbEnv::Get(const std::string& path,
 
 LmdbEnv::LmdbEnv(std::string path, const LmdbEnvOptions& options)
     : path_(std::move(path)),
+      label_("lmdb store '" + path_ + "'"),
       read_only_(options.read_only),
       sync_(options.sync),
       options_(options) {}
@@ -429,7 +430,7 @@ Status LmdbEnv::GrowMapIfNeeded(std::chrono::milliseconds wait) {
 
 Status LmdbEnv::LockWriters(std::chrono::milliseconds wait) {
   if (write_lock_fd_ < 0) return Status::ReadOnly("lmdb store '" + path_ + "' is read-only");
-  return LockFileWithTimeout(write_lock_fd_, wait, "lmdb store '" + path_ + "'");
+  return LockFileWithTimeout(write_lock_fd_, wait, label_);
 }
 
 void LmdbEnv::UnlockWriters() {

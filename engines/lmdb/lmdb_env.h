@@ -58,6 +58,8 @@ class LmdbEnv {
 
   MDB_env* env() const { return env_; }
   const std::string& path() const { return path_; }
+  // "lmdb store '<path>'", for messages; built once.
+  const std::string& label() const { return label_; }
   bool read_only() const { return read_only_; }
   SyncMode sync() const { return sync_; }
   MDB_dbi main_dbi() const { return main_dbi_; }
@@ -196,6 +198,7 @@ class LmdbEnv {
   void FreeIdleReadersLocked();
 
   const std::string path_;
+  const std::string label_;
   const bool read_only_;
   const SyncMode sync_;
   const LmdbEnvOptions options_;

@@ -229,7 +229,7 @@ Result<std::unique_ptr<WriteTxn>> LmdbWriteTxn::Begin(std::shared_ptr<LmdbEnv> e
                             "' is opened read-only in this process: writes are not allowed");
   }
   std::unique_ptr<LmdbWriteTxn> txn(new LmdbWriteTxn(env, sync));
-  MANIFOLD_RETURN_IF_ERROR(env->gate().Acquire(wait, "lmdb store '" + env->path() + "'"));
+  MANIFOLD_RETURN_IF_ERROR(env->gate().Acquire(wait, env->label()));
   txn->gate_ = WriteGateHold(&env->gate());
   // LMDB's own writer mutex would block without a timeout: our flock, taken
   // first, bounds the wait for writers of other manifold processes.

@@ -83,8 +83,9 @@ void ReserveOneMore(std::vector<T>& v) {
 // memory runs out, a page is never lost from the free pages, and the undo
 // log always matches avail_, so a rollback to a savepoint restores it.
 uint8_t* Mutator::Allocate(uint64_t* pgno, bool zeroed) {
-  std::unique_ptr<uint8_t[]> data = zeroed ? std::make_unique<uint8_t[]>(pages_.page_size)
-                                           : std::make_unique_for_overwrite<uint8_t[]>(pages_.page_size);
+  const size_t size = pages_.page_size;
+  std::unique_ptr<uint8_t[]> data = zeroed ? std::make_unique<uint8_t[]>(size)
+                                           : std::make_unique_for_overwrite<uint8_t[]>(size);
   if (marks_open_) {
     ReserveOneMore(undo_);
     ReserveOneMore(alloc_log_);

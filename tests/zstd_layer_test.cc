@@ -59,6 +59,27 @@ std::string JsonRow(std::mt19937_64& rng, int i) {
   return row + "\"}";
 }
 
+// A web server's access log line, with nothing of JsonRow's vocabulary.
+std::string LogLine(std::mt19937_64& rng) {
+  static const char* kMethods[] = {"GET", "POST", "PUT", "DELETE"};
+  static const char* kPaths[] = {"/api/v2/orders/", "/static/img/", "/cart/items/", "/search?q="};
+  static const char* kAgents[] = {"curl/8.4.0", "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
+                                  "okhttp/4.12.0", "python-requests/2.31.0"};
+  static const char* kWords[] = {"upstream", "timeout", "retry", "pool", "socket", "tls",
+                                 "handshake", "backend", "cache", "miss", "hit", "gzip",
+                                 "chunked", "keepalive", "worker", "queue"};
+  std::string line = "10." + std::to_string(rng() % 256) + "." + std::to_string(rng() % 256) +
+                     "." + std::to_string(rng() % 256) + " - - [06/Dec/2026:0" +
+                     std::to_string(rng() % 10) + ":" + std::to_string(10 + rng() % 50) + ":" +
+                     std::to_string(10 + rng() % 50) + " +0000] \"" + kMethods[rng() % 4] + " " +
+                     kPaths[rng() % 4] + std::to_string(rng() % 100000) + " HTTP/1.1\" " +
+                     std::to_string(200 + rng() % 4 * 100) + " " + std::to_string(rng() % 90000) +
+                     " \"-\" \"" + kAgents[rng() % 4] + "\" rt=0." + std::to_string(rng() % 1000) +
+                     " |";
+  while (line.size() < 390) line += std::string(" ") + kWords[rng() % 16];
+  return line;
+}
+
 std::string RandomBytes(std::mt19937_64& rng, size_t n) {
   std::string out(n, '\0');
   for (char& c : out) c = static_cast<char>(rng());
@@ -212,6 +233,49 @@ TEST_P(ZstdLayerTest, DictionaryShrinksSimilarRowsFarMoreThanPlainZstd) {
       << with_dict.stored;
   EXPECT_LT(with_dict.stored * 4, with_dict.logical);
   EXPECT_EQ(AsKeyValues(rows), ScanAll(*engine_, "users"));
+}
+
+// Compact() trains on samples from the whole keyspace. In "mixed", 4.5 MiB
+// of JSON rows (more than a retrain samples) come before 2 MiB of log lines
+// in key order: a dictionary of the first values only would know nothing of
+// the log lines, and they would take far more bytes than in "logs", a
+// keyspace of such lines alone.
+TEST_P(ZstdLayerTest, RetrainingSamplesTheWholeKeyspace) {
+  std::mt19937_64 rng(4);
+  auto key = [](char prefix, int i) {
+    std::string digits = std::to_string(i);
+    return std::string(1, prefix) + std::string(8 - digits.size(), '0') + digits;
+  };
+  auto fill = [&](std::map<std::string, std::string>* rows, char prefix, size_t bytes, bool json) {
+    size_t total = 0;
+    for (int i = 0; total < bytes; ++i) {
+      std::string value = json ? JsonRow(rng, i) : LogLine(rng);
+      total += value.size();
+      (*rows)[key(prefix, i)] = std::move(value);
+    }
+  };
+  std::map<std::string, std::string> mixed, json, logs;
+  fill(&mixed, 'a', 4608 << 10, /*json=*/true);
+  fill(&mixed, 'b', 2 << 20, /*json=*/false);
+  fill(&json, 'a', 1 << 20, /*json=*/true);
+  fill(&logs, 'a', 1 << 20, /*json=*/false);
+  PutAll("mixed", mixed);
+  PutAll("json", json);
+  PutAll("logs", logs);
+  ASSERT_OK(engine_->Compact());
+  ASSERT_OK_AND_ASSIGN(ValueByteCounts m, CountValueBytes(*engine_, "mixed"));
+  ASSERT_OK_AND_ASSIGN(ValueByteCounts j, CountValueBytes(*engine_, "json"));
+  ASSERT_OK_AND_ASSIGN(ValueByteCounts l, CountValueBytes(*engine_, "logs"));
+  // What "mixed" takes if each half compresses as well as in its own keyspace.
+  uint64_t json_logical = 0, log_logical = 0;
+  for (const auto& [k, v] : mixed) (k[0] == 'a' ? json_logical : log_logical) += v.size();
+  const double expected = static_cast<double>(json_logical) * j.stored / j.logical +
+                          static_cast<double>(log_logical) * l.stored / l.logical;
+  EXPECT_LT(static_cast<double>(m.stored), 1.2 * expected)
+      << "mixed stores " << m.stored << " bytes of " << m.logical << "; its halves alone would take "
+      << expected << " (json " << j.stored << "/" << j.logical << ", logs " << l.stored << "/"
+      << l.logical << ")";
+  EXPECT_EQ(AsKeyValues(mixed), ScanAll(*engine_, "mixed"));
 }
 
 TEST_P(ZstdLayerTest, RetrainingKeepsEveryOlderValueReadable) {

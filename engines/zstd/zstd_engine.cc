@@ -374,17 +374,35 @@ class ZstdWriteTxn final : public WriteTxn {
   // Compact()'s part: retrains `ks` from all its values and rewrites them
   // with the new dictionary, dropping the keyspace's older dictionaries.
   Status Retrain(const Keyspace& ks) {
+    // The samples are spread over the whole keyspace, not taken from its
+    // first keys (a table whose rows drift with their keys, such as a log
+    // keyed by time, would get a dictionary of its oldest rows): every
+    // stride-th value, the stride doubling, and every other sample
+    // dropped, whenever the samples pass kCompactSampleBytes.
     std::vector<std::string> samples;
     size_t sampled = 0;
     {
       Result<std::unique_ptr<Cursor>> cursor = NewCursor(ks);
       if (!cursor.ok()) return cursor.status();
-      for ((*cursor)->SeekToFirst(); (*cursor)->Valid() && sampled < kCompactSampleBytes;
-           (*cursor)->Next()) {
+      uint64_t stride = 1;
+      uint64_t index = 0;
+      for ((*cursor)->SeekToFirst(); (*cursor)->Valid(); (*cursor)->Next(), ++index) {
+        if (index % stride != 0) continue;
         Bytes value = (*cursor)->value().substr(0, kMaxSampleBytes);
         if (!(*cursor)->Valid()) break;
         samples.emplace_back(value);
         sampled += value.size();
+        while (sampled > kCompactSampleBytes && samples.size() > 1) {
+          size_t kept = 0;
+          sampled = 0;
+          for (size_t i = 0; i < samples.size(); i += 2) {
+            sampled += samples[i].size();
+            if (kept != i) samples[kept] = std::move(samples[i]);
+            ++kept;
+          }
+          samples.resize(kept);
+          stride *= 2;
+        }
       }
       MANIFOLD_RETURN_IF_ERROR((*cursor)->status());
     }

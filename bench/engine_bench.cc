@@ -261,9 +261,8 @@ class ManifoldSubject {
 };
 
 // liblmdb driven directly, as manifold's lmdb engine configures it for
-// sync=full: MDB_NOTLS, no MDB_NOSYNC/MDB_NOMETASYNC (MDB_NOSYNC for
-// sync=off), one named database, the
-// same reader and database limits. The map is sized once for the whole run
+// sync=full: MDB_NOTLS, no MDB_NOSYNC/MDB_NOMETASYNC (MDB_NOSYNC with
+// --sync=off), one named database, the same reader and database limits. The map is sized once for the whole run
 // (manifold's starts at 256 MiB and grows between transactions).
 class RawLmdbSubject {
  public:
@@ -395,8 +394,9 @@ class RawLmdbSubject {
 // engine (engines/rocksdb/rocksdb_store.cc, rocksdb_engine.cc): a 32 MiB LRU
 // block cache, a 10 bits/key bloom filter, no compression, WARN logging, the
 // same log and manifest limits, the data in its own column family, the WAL
-// synced at every commit. A write transaction is a WriteBatch (manifold's is a
-// WriteBatchWithIndex, for read-your-writes); a read transaction a snapshot.
+// synced at every commit (not with --sync=off). A write transaction is a
+// WriteBatch (manifold's too, until the transaction first reads; then it
+// indexes it, for read-your-writes); a read transaction a snapshot.
 class RawRocksdbSubject {
  public:
   RawRocksdbSubject(const std::string& path, bool durable) : path_(path) {

@@ -13,6 +13,9 @@
 // dictionaries and compacts the engine). Bytes on disk are the sum of the
 // sizes of every file the database uses: the main database file plus, for
 // manifold, the store (file or directory). Read times are medians of --runs.
+// Each manifold store is then opened again through the C++ interface and
+// scanned with a cursor (every value read, and decompressed), the same scan
+// without SQL's per-row work, whose cost moves a lot between runs here.
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -251,6 +254,9 @@ struct Measured {
   double point_seconds = 0;   // median
   // Value bytes of the table's keyspace after compaction (manifold only).
   ValueByteCounts values;
+  // A scan of the keyspace through the C++ cursor, below SQL (manifold
+  // only): every value read, decompressed when stored compressed. Median.
+  double cursor_scan_seconds = 0;
 };
 
 // --clock=cpu times reads in process CPU seconds instead of wall seconds:
@@ -345,6 +351,24 @@ Measured RunConfig(const Config& config, const std::string& base, int64_t rows, 
     Result<ValueByteCounts> counts = CountValueBytes(**engine, "events");
     if (!counts.ok()) Fail("count value bytes: " + counts.status().ToString());
     m.values = *counts;
+    m.cursor_scan_seconds = MedianOf(runs, [&] {
+      Result<std::unique_ptr<ReadTxn>> txn = (*engine)->BeginRead();
+      if (!txn.ok()) Fail("cursor scan: " + txn.status().ToString());
+      Result<Keyspace> ks = (*txn)->OpenKeyspace("events");
+      if (!ks.ok()) Fail("cursor scan: " + ks.status().ToString());
+      Result<std::unique_ptr<Cursor>> cursor = (*txn)->NewCursor(*ks);
+      if (!cursor.ok()) Fail("cursor scan: " + cursor.status().ToString());
+      int64_t n = 0;
+      uint64_t bytes = 0;
+      Cursor& c = **cursor;
+      for (c.SeekToFirst(); c.Valid(); c.Next()) {
+        bytes += c.value().size();
+        ++n;
+      }
+      if (!c.status().ok() || n != rows || bytes == 0) {
+        Fail(config.label() + ": cursor scan read " + std::to_string(n) + " rows");
+      }
+    });
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
@@ -416,6 +440,18 @@ int Main(int argc, char** argv) {
                 none.scan_seconds * 1e3, zstd.scan_seconds * 1e3,
                 zstd.scan_seconds / none.scan_seconds, none.point_seconds * 1e3,
                 zstd.point_seconds * 1e3, zstd.point_seconds / none.point_seconds);
+  }
+
+  std::printf("\nThe same scan below SQL (ns per row; a cursor over the table's keyspace, "
+              "every value read and decompressed):\n\n");
+  std::printf("| table | cursor scan | cursor scan zstd | zstd / none |\n");
+  std::printf("|---|---:|---:|---:|\n");
+  for (size_t i = 0; i < engines.size(); ++i) {
+    const auto& [none, zstd] = results[i];
+    std::printf("| %s | %.0f | %.0f | %.2fx |\n", engines[i].c_str(),
+                none.cursor_scan_seconds / static_cast<double>(rows) * 1e9,
+                zstd.cursor_scan_seconds / static_cast<double>(rows) * 1e9,
+                zstd.cursor_scan_seconds / none.cursor_scan_seconds);
   }
 
   std::printf("\nWhere the bytes go (per row; values are the encoded records manifold hands the "

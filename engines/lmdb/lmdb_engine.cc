@@ -81,8 +81,8 @@ class LmdbEngine final : public Engine {
 
   Result<std::unique_ptr<WriteTxn>> BeginWrite(std::chrono::milliseconds wait) override {
     if (read_only_) {
-      return Status::ReadOnly("lmdb store '" + env_->path() +
-                              "' is opened read-only: writes are not allowed");
+      return Status::ReadOnly(env_->label() +
+                              " is opened read-only: writes are not allowed");
     }
     return LmdbWriteTxn::Begin(env_, sync_, wait);
   }
@@ -93,7 +93,7 @@ class LmdbEngine final : public Engine {
 
   Status Compact() override {
     if (read_only_) {
-      return Status::ReadOnly("lmdb store '" + env_->path() + "' is opened read-only");
+      return Status::ReadOnly(env_->label() + " is opened read-only");
     }
     bool swapped = false;
     // use_count: this handle's reference plus one per other handle or live

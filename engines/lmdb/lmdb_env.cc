@@ -206,7 +206,7 @@ bool LmdbEnv::OutOfRoom() const {
 Status LmdbEnv::Open(const LmdbEnvOptions& options) {
   if (!Exists(path_)) {
     if (!options.create_if_missing || options.read_only) {
-      return Status::NotFound("lmdb store '" + path_ + "' does not exist");
+      return Status::NotFound(label_ + " does not exist");
     }
     if (::mkdir(path_.c_str(), 0755) != 0 && errno != EEXIST) {
       return ErrnoStatus("lmdb: cannot create directory", path_, errno);
@@ -214,19 +214,19 @@ Status LmdbEnv::Open(const LmdbEnvOptions& options) {
     MANIFOLD_RETURN_IF_ERROR(SyncParentDirectory(path_));
   }
   if (!IsDirectory(path_)) {
-    return Status::InvalidArgument("lmdb store '" + path_ +
-                                   "' is not a directory (an LMDB environment is a directory)");
+    return Status::InvalidArgument(label_ +
+                                   " is not a directory (an LMDB environment is a directory)");
   }
   if (!options.create_if_missing && !Exists(path_ + "/data.mdb")) {
     // An existing directory without data.mdb is not a store; opening would
     // create one, which only create_if_missing allows.
-    return Status::NotFound("lmdb store '" + path_ + "' has no data.mdb");
+    return Status::NotFound(label_ + " has no data.mdb");
   }
   if (!Exists(path_ + "/data.mdb") && !HoldsOnlyLmdbSideFiles(path_)) {
     // A directory of other files (a home directory, a RocksDB store) is not
     // made into an LMDB environment.
-    return Status::InvalidArgument("lmdb store '" + path_ +
-                                   "' is a directory of other files without an LMDB "
+    return Status::InvalidArgument(label_ +
+                                   " is a directory of other files without an LMDB "
                                    "environment (data.mdb); give a new or empty directory");
   }
   MANIFOLD_RETURN_IF_ERROR(CheckDataFileLength(path_ + "/data.mdb"));
@@ -429,7 +429,7 @@ Status LmdbEnv::GrowMapIfNeeded(std::chrono::milliseconds wait) {
 }
 
 Status LmdbEnv::LockWriters(std::chrono::milliseconds wait) {
-  if (write_lock_fd_ < 0) return Status::ReadOnly("lmdb store '" + path_ + "' is read-only");
+  if (write_lock_fd_ < 0) return Status::ReadOnly(label_ + " is read-only");
   return LockFileWithTimeout(write_lock_fd_, wait, label_);
 }
 
@@ -604,7 +604,7 @@ Status LmdbEnv::Backup(const std::string& path) {
 
 Status LmdbEnv::Compact(bool sole_handle, bool* swapped) {
   *swapped = false;
-  if (read_only_) return Status::ReadOnly("lmdb store '" + path_ + "' is opened read-only");
+  if (read_only_) return Status::ReadOnly(label_ + " is opened read-only");
   if (!sole_handle || open_lock_fd_ < 0) return Status::OK();
 
   std::unique_lock<std::mutex> lock(txn_mu_);

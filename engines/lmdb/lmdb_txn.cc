@@ -225,8 +225,8 @@ Result<std::unique_ptr<WriteTxn>> LmdbWriteTxn::Begin(std::shared_ptr<LmdbEnv> e
                     std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
   };
   if (env->read_only()) {
-    return Status::ReadOnly("lmdb store '" + env->path() +
-                            "' is opened read-only in this process: writes are not allowed");
+    return Status::ReadOnly(env->label() +
+                            " is opened read-only in this process: writes are not allowed");
   }
   std::unique_ptr<LmdbWriteTxn> txn(new LmdbWriteTxn(env, sync));
   MANIFOLD_RETURN_IF_ERROR(env->gate().Acquire(wait, env->label()));

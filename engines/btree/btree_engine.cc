@@ -24,6 +24,8 @@ namespace btree {
 namespace {
 
 constexpr std::chrono::milliseconds kCompactWait{2000};
+// The cell bytes one transaction of Compact()'s leaf packing moves.
+constexpr size_t kRepackBytes = size_t{4} << 20;
 
 // A keyspace as a write transaction sees it. Shared with its cursors, which
 // follow root changes and notice a drop.
@@ -489,6 +491,33 @@ class BtreeWriteTxn final : public WriteTxn {
     return Status::OK();
   }
 
+  uint32_t page_size() const { return mutator_->pages().page_size; }
+
+  // Compact support: what the leaves of keyspace `name` hold.
+  Status MeasureLeaves(std::string_view name, Mutator::LeafUse* use) {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    Result<std::shared_ptr<KeyspaceState>> ks = Find(name);
+    if (!ks.ok()) return ks.status();
+    return mutator_->MeasureLeaves((*ks)->root, use);
+  }
+
+  // Compact support: packs the next leaves of keyspace `name`, from the
+  // first key >= *from; *from becomes where the next call goes on. A
+  // keyspace dropped meanwhile is done.
+  Status Repack(std::string_view name, size_t budget, std::string* from, bool* done) {
+    MANIFOLD_RETURN_IF_ERROR(Live());
+    Result<std::shared_ptr<KeyspaceState>> ks = Find(name);
+    if (!ks.ok()) {
+      *done = ks.status().IsNotFound();
+      return *done ? Status::OK() : ks.status();
+    }
+    std::string next;
+    MANIFOLD_RETURN_IF_ERROR(Fail(mutator_->Repack(&(*ks)->root, *from, budget, &next, done)));
+    (*ks)->dirty = true;
+    *from = std::move(next);
+    return Status::OK();
+  }
+
   Status CommitTruncated(uint64_t limit) {
     MANIFOLD_RETURN_IF_ERROR(Live());
     Status s = FlushCatalog();
@@ -667,6 +696,7 @@ class BtreeEngine final : public Engine {
     if (store_->ReaderCount() != 0) {
       return Status::Busy(store_->path() + ": cannot compact while read transactions are open");
     }
+    MANIFOLD_RETURN_IF_ERROR(PackLeaves());
     uint64_t last_limit = 0;
     for (int round = 0; round < 8; ++round) {
       Result<std::unique_ptr<BtreeWriteTxn>> txn = BeginWriteTxn(kCompactWait);
@@ -689,6 +719,48 @@ class BtreeEngine final : public Engine {
   }
 
  private:
+  // Packs the leaves of every keyspace whose leaves hold much less than they
+  // could (a tree grown by inserts in random order, or whose values were
+  // rewritten at other sizes: both split leaves in the middle), so that it
+  // takes about as many leaves as a load in key order. Each transaction
+  // packs about kRepackBytes of cells and leaves the contents as they were,
+  // so a crash or an error between them loses nothing.
+  Status PackLeaves() {
+    std::vector<std::string> names;
+    {
+      Result<std::unique_ptr<BtreeWriteTxn>> txn = BeginWriteTxn(kCompactWait);
+      if (!txn.ok()) return txn.status();
+      Result<std::vector<std::string>> list = (*txn)->ListKeyspaces();
+      if (!list.ok()) return list.status();
+      for (std::string& name : *list) {
+        Mutator::LeafUse use;
+        MANIFOLD_RETURN_IF_ERROR((*txn)->MeasureLeaves(name, &use));
+        if (NeedsPacking(use, (*txn)->page_size())) names.push_back(std::move(name));
+      }
+    }
+    for (const std::string& name : names) {
+      std::string from;
+      for (bool done = false; !done;) {
+        Result<std::unique_ptr<BtreeWriteTxn>> txn = BeginWriteTxn(kCompactWait);
+        if (!txn.ok()) return txn.status();
+        MANIFOLD_RETURN_IF_ERROR((*txn)->Repack(name, kRepackBytes, &from, &done));
+        MANIFOLD_RETURN_IF_ERROR((*txn)->Commit());
+      }
+    }
+    return Status::OK();
+  }
+
+  // Packed, a leaf holds its capacity less at most one cell: a tree is worth
+  // packing when it has a tenth more leaves than that.
+  static bool NeedsPacking(const Mutator::LeafUse& use, uint32_t page_size) {
+    if (use.leaves <= 2 || use.cells == 0) return false;
+    const uint64_t capacity = page_size - kHeaderSize;
+    const uint64_t mean_cell = use.bytes / use.cells;
+    if (mean_cell >= capacity / 2) return false;
+    const uint64_t packed = (use.bytes + capacity - mean_cell - 1) / (capacity - mean_cell);
+    return use.leaves * 10 > packed * 11;
+  }
+
   Result<std::unique_ptr<BtreeWriteTxn>> BeginWriteTxn(std::chrono::milliseconds wait) {
     if (read_only_ || store_->read_only()) {
       return Status::ReadOnly(store_->path() + ": store is opened read-only");

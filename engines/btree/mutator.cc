@@ -708,6 +708,92 @@ Status Mutator::Relocate(uint64_t* root, uint64_t limit) {
   return RelocateNode(root, limit, 0);
 }
 
+Status Mutator::Repack(uint64_t* root, Bytes from, size_t budget, std::string* next, bool* done) {
+  *done = true;
+  next->clear();
+  if (*root == 0) return Status::OK();
+  struct Moved {
+    std::string key;
+    std::string cell;
+  };
+  std::vector<Moved> moved;
+  size_t bytes = 0;
+  TreePath at;
+  bool exact = false;
+  MANIFOLD_RETURN_IF_ERROR(at.Seek(pages_, *root, from, &exact));
+  Cell cell;
+  if (at.valid()) MANIFOLD_RETURN_IF_ERROR(at.Current(pages_, &cell));
+  while (at.valid()) {
+    const uint8_t* page = pages_.Get(at.leaf_pgno());  // Current() checked it
+    Moved& m = moved.emplace_back();
+    m.cell.assign(reinterpret_cast<const char*>(page + CellOffset(page, at.leaf_index())),
+                  cell.size);
+    Bytes key;
+    MANIFOLD_RETURN_IF_ERROR(CellKey(pages_, cell, &m.key, &key));
+    if (key.data() != m.key.data()) m.key.assign(key);
+    bytes += m.cell.size() + 2;
+    if (at.NextInLeaf(pages_, &cell)) continue;
+    MANIFOLD_RETURN_IF_ERROR(at.Next(pages_));
+    if (!at.valid()) break;
+    MANIFOLD_RETURN_IF_ERROR(at.Current(pages_, &cell));
+    if (bytes >= budget) {
+      MANIFOLD_RETURN_IF_ERROR(CellKey(pages_, cell, next, &key));
+      if (key.data() != next->data()) next->assign(key);
+      *done = false;
+      break;
+    }
+  }
+  std::vector<PathLevel>& path = path_;
+  for (const Moved& m : moved) {
+    MANIFOLD_RETURN_IF_ERROR(Descend(*root, m.key, &path, &exact));
+    if (!exact) return Status::Internal("btree: a key being repacked is gone");
+    MANIFOLD_RETURN_IF_ERROR(TouchPath(root, &path));
+    RemoveRaw(DirtyData(path.back().pgno), path.back().index);
+    MANIFOLD_RETURN_IF_ERROR(Rebalance(root, path, path.size() - 1));
+  }
+  for (const Moved& m : moved) {
+    if (*root == 0) {
+      uint8_t* page = Allocate(root);
+      InitNode(page, pages_.page_size, kLeafPage, 0);
+      InsertRaw(page, 0, m.cell);
+      continue;
+    }
+    MANIFOLD_RETURN_IF_ERROR(Descend(*root, m.key, &path, &exact));
+    if (exact) return Status::Internal("btree: a key being repacked is still there");
+    MANIFOLD_RETURN_IF_ERROR(TouchPath(root, &path));
+    MANIFOLD_RETURN_IF_ERROR(InsertAt(root, path, path.size() - 1, path.back().index, m.cell));
+  }
+  return Status::OK();
+}
+
+Status Mutator::MeasureNode(uint64_t pgno, int depth, LeafUse* use) {
+  if (depth >= kMaxDepth) return BadPage(pgno, "tree is deeper than possible (a cycle?)");
+  Result<const uint8_t*> page = GetNode(pages_, pgno);
+  if (!page.ok()) return page.status();
+  const size_t count = CellCount(*page);
+  if (PageTypeOf(*page) == kLeafPage) {
+    ++use->leaves;
+    use->cells += count;
+    for (size_t i = 0; i < count; ++i) {
+      Cell c;
+      MANIFOLD_RETURN_IF_ERROR(GetCell(pages_, *page, pgno, i, &c));
+      use->bytes += c.size + 2;
+    }
+    return Status::OK();
+  }
+  for (size_t i = 0; i <= count; ++i) {
+    uint64_t child = 0;
+    MANIFOLD_RETURN_IF_ERROR(ChildAt(pages_, *page, pgno, i, &child));
+    MANIFOLD_RETURN_IF_ERROR(MeasureNode(child, depth + 1, use));
+  }
+  return Status::OK();
+}
+
+Status Mutator::MeasureLeaves(uint64_t root, LeafUse* use) {
+  if (root == 0) return Status::OK();
+  return MeasureNode(root, 0, use);
+}
+
 Mutator::Mark Mutator::Savepoint() {
   Mark mark{epoch_, pages_.page_count, alloc_log_.size(), freed_.size(), retired_.size(),
             undo_.size()};

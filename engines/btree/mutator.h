@@ -42,6 +42,22 @@ class Mutator {
   // Copies every page of the tree at *root that lies at or above `limit` (and
   // the pages on the path to it) to the lowest free pages; for Compact().
   Status Relocate(uint64_t* root, uint64_t limit);
+  // Packs leaves, for Compact(). Takes the cells of whole leaves, from the
+  // leaf holding the first key >= `from` on, about `budget` bytes of them, out
+  // of the tree at *root and puts them back in key order: each lands at the
+  // end of a leaf, and appends split off only the new cell, so every leaf
+  // fills before the next begins. A cell moves as it is: its overflow chains
+  // stay where they are. *next is the first key left for the next call;
+  // *done when the tree's last leaf was packed.
+  Status Repack(uint64_t* root, Bytes from, size_t budget, std::string* next, bool* done);
+  // What a tree's leaves hold: how many there are, their cells, and the
+  // bytes of those cells (each with its two-byte slot).
+  struct LeafUse {
+    uint64_t leaves = 0;
+    uint64_t cells = 0;
+    uint64_t bytes = 0;
+  };
+  Status MeasureLeaves(uint64_t root, LeafUse* use);
   // Adds the pages of a tree (overflow chains included) to *count and raises
   // *max_pgno to the highest of them.
   Status CountPages(uint64_t root, uint64_t* count, uint64_t* max_pgno);
@@ -110,6 +126,7 @@ class Mutator {
   Status RelocateNode(uint64_t* pgno, uint64_t limit, int depth);
   Status FreeNode(uint64_t pgno, int depth);
   Status CountNode(uint64_t pgno, int depth, uint64_t* count, uint64_t* max_pgno);
+  Status MeasureNode(uint64_t pgno, int depth, LeafUse* use);
   Status CountChain(uint64_t first, uint64_t len, uint64_t* count, uint64_t* max_pgno);
 
   Pages pages_;

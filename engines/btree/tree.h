@@ -101,6 +101,9 @@ class TreePath {
   // decodes: true. Otherwise false with nothing changed (Next() then climbs,
   // or reports what is wrong).
   bool NextInLeaf(const Pages& pages, Cell* cell);
+  // The leaf page and slot of the current cell. REQUIRES: valid().
+  uint64_t leaf_pgno() const { return levels_.back().pgno; }
+  size_t leaf_index() const { return levels_.back().index; }
 
  private:
   struct Level {

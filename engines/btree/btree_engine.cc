@@ -24,8 +24,9 @@ namespace btree {
 namespace {
 
 constexpr std::chrono::milliseconds kCompactWait{2000};
-// The cell bytes one transaction of Compact()'s leaf packing moves.
-constexpr size_t kRepackBytes = size_t{4} << 20;
+// The cell bytes one transaction of Compact()'s leaf packing moves: about
+// a thousand pages' worth, at most 4 MiB.
+size_t RepackBytes(uint32_t page_size) { return std::min<size_t>(size_t{page_size} << 10, 4 << 20); }
 
 // A keyspace as a write transaction sees it. Shared with its cursors, which
 // follow root changes and notice a drop.
@@ -703,12 +704,15 @@ class BtreeEngine final : public Engine {
       if (!txn.ok()) return txn.status();
       uint64_t live = 0, max_pgno = 0;
       MANIFOLD_RETURN_IF_ERROR((*txn)->Relocate(UINT64_MAX, &live, &max_pgno));
-      // Room for the live pages, the copies of their paths and the freelist.
-      const uint64_t target = 2 + live + live / 16 + 16;
+      // Room for the live pages, the copies of their paths and the freelist:
+      // generous in the first round, which may move most pages; later rounds
+      // move few and leave less free space below the end.
+      const uint64_t tight = 2 + live + live / 64 + 16;
+      const uint64_t target = round == 0 ? 2 + live + live / 16 + 16 : tight;
       MANIFOLD_RETURN_IF_ERROR((*txn)->Relocate(target, &live, &max_pgno));
       const uint64_t limit = max_pgno + 1;
       MANIFOLD_RETURN_IF_ERROR((*txn)->CommitTruncated(limit));
-      if (limit <= target || limit == last_limit) break;
+      if (limit <= tight || limit == last_limit) break;
       last_limit = limit;
     }
     MANIFOLD_RETURN_IF_ERROR(store_->TruncateFile());
@@ -723,13 +727,15 @@ class BtreeEngine final : public Engine {
   // could (a tree grown by inserts in random order, or whose values were
   // rewritten at other sizes: both split leaves in the middle), so that it
   // takes about as many leaves as a load in key order. Each transaction
-  // packs about kRepackBytes of cells and leaves the contents as they were,
+  // packs about RepackBytes() of cells and leaves the contents as they were,
   // so a crash or an error between them loses nothing.
   Status PackLeaves() {
     std::vector<std::string> names;
+    size_t budget = 0;
     {
       Result<std::unique_ptr<BtreeWriteTxn>> txn = BeginWriteTxn(kCompactWait);
       if (!txn.ok()) return txn.status();
+      budget = RepackBytes((*txn)->page_size());
       Result<std::vector<std::string>> list = (*txn)->ListKeyspaces();
       if (!list.ok()) return list.status();
       for (std::string& name : *list) {
@@ -743,7 +749,7 @@ class BtreeEngine final : public Engine {
       for (bool done = false; !done;) {
         Result<std::unique_ptr<BtreeWriteTxn>> txn = BeginWriteTxn(kCompactWait);
         if (!txn.ok()) return txn.status();
-        MANIFOLD_RETURN_IF_ERROR((*txn)->Repack(name, kRepackBytes, &from, &done));
+        MANIFOLD_RETURN_IF_ERROR((*txn)->Repack(name, budget, &from, &done));
         MANIFOLD_RETURN_IF_ERROR((*txn)->Commit());
       }
     }
@@ -751,14 +757,14 @@ class BtreeEngine final : public Engine {
   }
 
   // Packed, a leaf holds its capacity less at most one cell: a tree is worth
-  // packing when it has a tenth more leaves than that.
+  // packing when it has a twentieth more leaves than that.
   static bool NeedsPacking(const Mutator::LeafUse& use, uint32_t page_size) {
     if (use.leaves <= 2 || use.cells == 0) return false;
     const uint64_t capacity = page_size - kHeaderSize;
     const uint64_t mean_cell = use.bytes / use.cells;
     if (mean_cell >= capacity / 2) return false;
     const uint64_t packed = (use.bytes + capacity - mean_cell - 1) / (capacity - mean_cell);
-    return use.leaves * 10 > packed * 11;
+    return use.leaves * 20 > packed * 21;
   }
 
   Result<std::unique_ptr<BtreeWriteTxn>> BeginWriteTxn(std::chrono::milliseconds wait) {

@@ -751,6 +751,13 @@ Status Mutator::Repack(uint64_t* root, Bytes from, size_t budget, std::string* n
     RemoveRaw(DirtyData(path.back().pgno), path.back().index);
     MANIFOLD_RETURN_IF_ERROR(Rebalance(root, path, path.size() - 1));
   }
+  // The keys now fall in one gap of the tree. A branch's separator splits it:
+  // the keys below it go to the end of the leaf before the gap, in ascending
+  // order, each an append (a full leaf splits off only the new cell); the
+  // keys above it go to the front of the leaf after the gap, in descending
+  // order, each at slot 0 (a full leaf splits off only the new cell again).
+  // Either way every leaf fills before the next begins.
+  std::vector<const Moved*> front;
   for (const Moved& m : moved) {
     if (*root == 0) {
       uint8_t* page = Allocate(root);
@@ -760,8 +767,21 @@ Status Mutator::Repack(uint64_t* root, Bytes from, size_t budget, std::string* n
     }
     MANIFOLD_RETURN_IF_ERROR(Descend(*root, m.key, &path, &exact));
     if (exact) return Status::Internal("btree: a key being repacked is still there");
+    Result<const uint8_t*> leaf = GetNode(pages_, path.back().pgno);
+    if (!leaf.ok()) return leaf.status();
+    if (path.back().index < CellCount(*leaf)) {
+      front.push_back(&m);
+      continue;
+    }
     MANIFOLD_RETURN_IF_ERROR(TouchPath(root, &path));
     MANIFOLD_RETURN_IF_ERROR(InsertAt(root, path, path.size() - 1, path.back().index, m.cell));
+  }
+  for (auto it = front.rbegin(); it != front.rend(); ++it) {
+    MANIFOLD_RETURN_IF_ERROR(Descend(*root, (*it)->key, &path, &exact));
+    if (exact) return Status::Internal("btree: a key being repacked is still there");
+    MANIFOLD_RETURN_IF_ERROR(TouchPath(root, &path));
+    MANIFOLD_RETURN_IF_ERROR(
+        InsertAt(root, path, path.size() - 1, path.back().index, (*it)->cell));
   }
   return Status::OK();
 }

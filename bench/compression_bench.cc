@@ -248,6 +248,7 @@ struct Config {
 
 struct Measured {
   double load_seconds = 0;
+  double compact_seconds = 0;  // VACUUM or manifold_compact, wall time
   uint64_t bytes_loaded = 0;  // before compaction
   uint64_t bytes = 0;         // after compaction
   double scan_seconds = 0;    // median
@@ -306,11 +307,13 @@ Measured RunConfig(const Config& config, const std::string& base, int64_t rows, 
     sqlite3_finalize(insert);
     m.bytes_loaded = TreeBytes(dir);
 
+    start = Clock::now();
     if (config.engine.empty()) {
       db.Exec("VACUUM");
     } else {
       db.Exec("SELECT manifold_compact('events')");
     }
+    m.compact_seconds = Since(start);
     m.bytes = TreeBytes(dir);
 
     sqlite3_stmt* scan = db.Prepare("SELECT count(*), sum(length(body)) FROM events");
@@ -456,17 +459,19 @@ int Main(int argc, char** argv) {
 
   std::printf("\nWhere the bytes go (per row; values are the encoded records manifold hands the "
               "engine):\n\n");
-  std::printf("| table | load s | disk before compact | disk after | value logical | value stored "
-              "| stored / logical | disk / stored value |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
-  std::printf("| native SQLite | %.1f | %.0f | %.0f | | | | |\n", native.load_seconds,
+  std::printf("| table | load s | compact s | disk before compact | disk after | value logical "
+              "| value stored | stored / logical | disk / stored value |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| native SQLite | %.1f | %.1f | %.0f | %.0f | | | | |\n", native.load_seconds,
+              native.compact_seconds,
               static_cast<double>(native.bytes_loaded) / rows,
               static_cast<double>(native.bytes) / rows);
   for (size_t i = 0; i < engines.size(); ++i) {
     for (const Measured* m : {&results[i].first, &results[i].second}) {
       const double values = std::max<double>(1, static_cast<double>(m->values.values));
-      std::printf("| %s/%s | %.1f | %.0f | %.0f | %.1f | %.1f | %.3f | %.2f |\n",
+      std::printf("| %s/%s | %.1f | %.1f | %.0f | %.0f | %.1f | %.1f | %.3f | %.2f |\n",
                   engines[i].c_str(), m == &results[i].first ? "none" : "zstd", m->load_seconds,
+                  m->compact_seconds,
                   static_cast<double>(m->bytes_loaded) / rows, static_cast<double>(m->bytes) / rows,
                   m->values.logical / values, m->values.stored / values,
                   static_cast<double>(m->values.stored) / std::max<uint64_t>(1, m->values.logical),

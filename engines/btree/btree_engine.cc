@@ -712,7 +712,11 @@ class BtreeEngine final : public Engine {
       MANIFOLD_RETURN_IF_ERROR((*txn)->Relocate(target, &live, &max_pgno));
       const uint64_t limit = max_pgno + 1;
       MANIFOLD_RETURN_IF_ERROR((*txn)->CommitTruncated(limit));
-      if (limit <= tight || limit == last_limit) break;
+      // A commit whose freelist and record do not fit below limit keeps the
+      // file's end (Store::Commit); the next round, with this round's freed
+      // pages free, cuts it.
+      const bool cut = store_->PageCount() <= limit;
+      if (cut && (limit <= tight || limit == last_limit)) break;
       last_limit = limit;
     }
     MANIFOLD_RETURN_IF_ERROR(store_->TruncateFile());

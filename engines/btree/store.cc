@@ -268,6 +268,26 @@ Status Store::WritePages(const DirtyMap& dirty, uint32_t page_size) {
   return Status::OK();
 }
 
+// A commit that ends the file at `limit` (Compact) takes its freelist and
+// commit record pages from the free pages below it. Pages at or above it
+// still belong to the previous snapshot, the one a failed commit falls back
+// to, so they must not be written; when the free pages below `limit` cannot
+// hold the freelist and the record, the commit keeps the file's end instead.
+bool Store::FreePagesBelowHoldTheCommit(Mutator& mutator, const std::vector<uint64_t>& freed,
+                                        const std::vector<FreeEntry>& pending, uint64_t limit) {
+  const uint32_t p = mutator.pages().page_size;
+  uint64_t below = 0;
+  for (uint64_t pgno : mutator.available()) below += pgno < limit ? 1 : 0;
+  uint64_t entries = below;
+  for (uint64_t pgno : freed) entries += pgno < limit ? 1 : 0;
+  for (const FreeEntry& e : pending) entries += e.pgno < limit ? 1 : 0;
+  const uint64_t per_chain = EntriesPerFreelistPage(p);
+  const uint64_t per_record = CommitEntriesPerPage(p);
+  const uint64_t chain = (entries + per_chain - 1) / per_chain;
+  const uint64_t record = (mutator.dirty().size() + chain + per_record - 1) / per_record;
+  return chain + record <= below;
+}
+
 Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
   if (options_.read_only) return Status::ReadOnly(options_.path + ": store is read-only");
   mutator.FinishForCommit();
@@ -289,6 +309,7 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
   // snapshot; this commit frees them (reusable from the next commit on).
   freed.insert(freed.end(), old_chain.begin(), old_chain.end());
   std::vector<FreeEntry> pending = pending_;
+  if (limit != 0 && !FreePagesBelowHoldTheCommit(mutator, freed, pending, limit)) limit = 0;
   if (limit != 0) {
     auto high = [limit](uint64_t pgno) { return pgno >= limit; };
     avail.erase(std::remove_if(avail.begin(), avail.end(), high), avail.end());
@@ -421,6 +442,11 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
 uint64_t Store::EstimatedSize() {
   std::lock_guard<std::mutex> lock(mu_);
   return file_size_;
+}
+
+uint64_t Store::PageCount() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return meta_.page_count;
 }
 
 Status Store::TruncateFile() {

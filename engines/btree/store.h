@@ -73,11 +73,15 @@ class Store {
   // Writes the transaction's dirty pages and the freelist, then `meta` (its
   // catalog root and keyspace counter; the rest is filled in here) into the
   // next meta slot, syncing per the sync mode. `limit` (Compact) drops every
-  // page at or above it from the file. On error nothing visible changes.
+  // page at or above it from the file, unless the free pages below it cannot
+  // hold the freelist and commit record (PageCount() then says). On error
+  // nothing visible changes.
   Status Commit(Mutator& mutator, Meta meta, uint64_t limit = 0);
 
   // Bytes of the file in use.
   uint64_t EstimatedSize();
+  // Pages of the newest commit's snapshot.
+  uint64_t PageCount();
 
   // Shrinks the file to the store's page count. Busy while readers are live.
   Status TruncateFile();
@@ -93,6 +97,8 @@ class Store {
   Store(const StoreOptions& options, std::unique_ptr<File> file)
       : options_(options), file_(std::move(file)) {}
   Status Load(uint64_t file_size);
+  static bool FreePagesBelowHoldTheCommit(Mutator& mutator, const std::vector<uint64_t>& freed,
+                                          const std::vector<FreeEntry>& pending, uint64_t limit);
   Status LoadFreelist(const Snapshot& snap, std::vector<FreeEntry>* entries,
                       std::vector<uint64_t>* chain);
   // Checks that every page the commit of snap.meta wrote holds what it wrote

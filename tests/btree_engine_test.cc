@@ -627,6 +627,54 @@ TEST_F(BtreeEngineTest, RandomEditsWithSavepointsMatchAModel) {
   EXPECT_TRUE(ReadAll(*engine)["ks"] == committed);
 }
 
+// Random writes to two keyspaces (long keys and values in overflow pages
+// among them) with compactions between the rounds: every compaction keeps
+// what the model holds, the tree passes Check(), and packed or not, the
+// next writes go on from there.
+TEST_F(BtreeEngineTest, RandomEditsAndCompactionsMatchAModel) {
+  const uint64_t seed = TestSeed(6);
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (MANIFOLD_SEED to repeat)");
+  std::mt19937_64 rng(seed);
+  auto engine = Open(MakeOptions(512));
+  Model model;
+  const int rounds = LongMode() ? 150 : 30;
+  int compactions = 0;
+  for (int round = 0; round < rounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    {
+      auto txn = std::move(*engine->BeginWrite(kWait));
+      for (int op = 0; op < 600; ++op) {
+        const std::string name = rng() % 3 == 0 ? "b" : "a";
+        Keyspace ks = *txn->CreateKeyspace(name);
+        std::string key = RandomBytes(rng, 1 + rng() % 3);
+        if (rng() % 40 == 0) key += std::string(200 + rng() % 1500, 'k');
+        if (rng() % 100 < 70) {
+          const size_t len = rng() % 30 == 0 ? 300 + rng() % 3000 : rng() % 90;
+          std::string value = RandomBytes(rng, len);
+          ASSERT_OK(txn->Put(ks, key, value));
+          model[name][key] = value;
+        } else {
+          ASSERT_OK(txn->Delete(ks, key));
+          model[name].erase(key);
+        }
+      }
+      ASSERT_OK(txn->Commit());
+    }
+    if (rng() % 3 == 0 || round == rounds - 1) {
+      ASSERT_OK(engine->Compact());
+      ++compactions;
+      ASSERT_OK(engine->Check());
+      Model read = ReadAll(*engine);
+      ASSERT_TRUE(read == model);
+    }
+  }
+  EXPECT_GE(compactions, 3);
+  engine.reset();
+  ASSERT_OK(CheckBtreeFile(path_));
+  engine = Open(MakeOptions(512));
+  EXPECT_TRUE(ReadAll(*engine) == model);
+}
+
 TEST_F(BtreeEngineTest, CursorFollowsWritesOfItsOwnTransaction) {
   auto engine = Open(MakeOptions(512));
   auto txn = std::move(*engine->BeginWrite(kWait));

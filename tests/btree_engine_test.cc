@@ -492,7 +492,8 @@ TEST_F(BtreeEngineTest, CompactShrinksTheFileAfterDeletingMostRows) {
 
 // Loads `rows` into keyspace "ks" of a new store at `path`, in the order
 // given, a thousand rows a transaction.
-void LoadRows(const Options& options, const std::vector<std::pair<std::string, std::string>>& rows) {
+void LoadRows(const Options& options,
+              const std::vector<std::pair<std::string, std::string>>& rows) {
   Result<std::unique_ptr<Engine>> engine = OpenBtreeEngine(options);
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   for (size_t i = 0; i < rows.size(); i += 1000) {

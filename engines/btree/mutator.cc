@@ -731,6 +731,10 @@ Status Mutator::Repack(uint64_t* root, Bytes from, size_t budget, std::string* n
     Bytes key;
     MANIFOLD_RETURN_IF_ERROR(CellKey(pages_, cell, &m.key, &key));
     if (key.data() != m.key.data()) m.key.assign(key);
+    // A damaged tree whose keys go backwards would send Compact() round forever.
+    if (moved.size() > 1 && Bytes(m.key) <= Bytes(moved[moved.size() - 2].key)) {
+      return BadPage(at.leaf_pgno(), "keys out of order");
+    }
     bytes += m.cell.size() + 2;
     if (at.NextInLeaf(pages_, &cell)) continue;
     MANIFOLD_RETURN_IF_ERROR(at.Next(pages_));
@@ -739,6 +743,9 @@ Status Mutator::Repack(uint64_t* root, Bytes from, size_t budget, std::string* n
     if (bytes >= budget) {
       MANIFOLD_RETURN_IF_ERROR(CellKey(pages_, cell, next, &key));
       if (key.data() != next->data()) next->assign(key);
+      if (Bytes(*next) <= Bytes(moved.back().key)) {
+        return BadPage(at.leaf_pgno(), "keys out of order");
+      }
       *done = false;
       break;
     }
@@ -746,7 +753,7 @@ Status Mutator::Repack(uint64_t* root, Bytes from, size_t budget, std::string* n
   std::vector<PathLevel>& path = path_;
   for (const Moved& m : moved) {
     MANIFOLD_RETURN_IF_ERROR(Descend(*root, m.key, &path, &exact));
-    if (!exact) return Status::Internal("btree: a key being repacked is gone");
+    if (!exact) return BadPage(*root, "a key being repacked is not where the tree says");
     MANIFOLD_RETURN_IF_ERROR(TouchPath(root, &path));
     RemoveRaw(DirtyData(path.back().pgno), path.back().index);
     MANIFOLD_RETURN_IF_ERROR(Rebalance(root, path, path.size() - 1));
@@ -766,7 +773,7 @@ Status Mutator::Repack(uint64_t* root, Bytes from, size_t budget, std::string* n
       continue;
     }
     MANIFOLD_RETURN_IF_ERROR(Descend(*root, m.key, &path, &exact));
-    if (exact) return Status::Internal("btree: a key being repacked is still there");
+    if (exact) return BadPage(*root, "a key being repacked is still in the tree");
     Result<const uint8_t*> leaf = GetNode(pages_, path.back().pgno);
     if (!leaf.ok()) return leaf.status();
     if (path.back().index < CellCount(*leaf)) {
@@ -778,7 +785,7 @@ Status Mutator::Repack(uint64_t* root, Bytes from, size_t budget, std::string* n
   }
   for (auto it = front.rbegin(); it != front.rend(); ++it) {
     MANIFOLD_RETURN_IF_ERROR(Descend(*root, (*it)->key, &path, &exact));
-    if (exact) return Status::Internal("btree: a key being repacked is still there");
+    if (exact) return BadPage(*root, "a key being repacked is still in the tree");
     MANIFOLD_RETURN_IF_ERROR(TouchPath(root, &path));
     MANIFOLD_RETURN_IF_ERROR(
         InsertAt(root, path, path.size() - 1, path.back().index, (*it)->cell));

@@ -23,6 +23,7 @@ constexpr char kNextIdKey[] = "next";
 constexpr size_t kMaxSampleBytes = 4096;        // a longer value is sampled by its prefix
 constexpr size_t kCompactSampleBytes = 4 << 20;  // Compact() trains on at most this
 constexpr size_t kRewriteChunk = 512;            // values rewritten per cursor pass
+constexpr size_t kRetrainTxnBytes = 4 << 20;     // bytes rewritten per retrain transaction
 constexpr milliseconds kCompactWait{5000};
 constexpr size_t kMaxIdleCodecs = 8;             // kept for reuse per engine
 
@@ -371,9 +372,11 @@ class ZstdWriteTxn final : public WriteTxn {
     savepoints_.Clear();
   }
 
-  // Compact()'s part: retrains `ks` from all its values and rewrites them
-  // with the new dictionary, dropping the keyspace's older dictionaries.
-  Status Retrain(const Keyspace& ks) {
+  // Compact()'s part, first step: trains a new dictionary for `ks` from
+  // samples of all its values (null: too little to train on). The
+  // dictionary is stored and becomes the keyspace's current one when this
+  // transaction commits.
+  Result<DictionaryPtr> TrainFromKeyspace(const Keyspace& ks) {
     // The samples are spread over the whole keyspace, not taken from its
     // first keys (a table whose rows drift with their keys, such as a log
     // keyed by time, would get a dictionary of its oldest rows): every
@@ -406,21 +409,26 @@ class ZstdWriteTxn final : public WriteTxn {
       }
       MANIFOLD_RETURN_IF_ERROR((*cursor)->status());
     }
-    Result<DictionaryPtr> dict = Train(ks.name, samples);
-    if (!dict.ok()) return dict.status();
-    if (*dict == nullptr) return Status::OK();  // too little to train on: leave as is
-    // Rewrite in chunks, each read with a fresh cursor, so the rewrite does
-    // not depend on how a cursor behaves across writes.
-    std::string start;
-    bool first = true;
-    for (;;) {
+    return Train(ks.name, samples);
+  }
+
+  // Compact()'s part, next steps: rewrites the values of `ks` after *from
+  // (from the first when *from is empty and *first) with `dict`, until
+  // keys and values of about `budget` bytes are rewritten; *done when the keyspace's end
+  // was reached. Each chunk is read with a fresh cursor, so the rewrite does
+  // not depend on how a cursor behaves across writes.
+  Status Rewrite(const Keyspace& ks, const ZstdDictionary* dict, size_t budget, std::string* from,
+                 bool* first, bool* done) {
+    *done = false;
+    size_t written = 0;
+    while (written < budget) {
       std::vector<std::pair<std::string, std::string>> chunk;
       {
         Result<std::unique_ptr<Cursor>> cursor = NewCursor(ks);
         if (!cursor.ok()) return cursor.status();
         Cursor& c = **cursor;
-        first ? c.SeekToFirst() : c.Seek(start);
-        if (!first && c.Valid() && c.key() == Bytes(start)) c.Next();
+        *first ? c.SeekToFirst() : c.Seek(*from);
+        if (!*first && c.Valid() && c.key() == Bytes(*from)) c.Next();
         for (; c.Valid() && chunk.size() < kRewriteChunk; c.Next()) {
           std::string key(c.key());
           std::string value(c.value());
@@ -429,15 +437,46 @@ class ZstdWriteTxn final : public WriteTxn {
         }
         MANIFOLD_RETURN_IF_ERROR(c.status());
       }
-      if (chunk.empty()) break;
-      for (const auto& [key, value] : chunk) {
-        MANIFOLD_RETURN_IF_ERROR(codec_->Encode(value, dict->get(), &stored_));
-        MANIFOLD_RETURN_IF_ERROR(inner_->Put(ks, key, stored_));
+      if (chunk.empty()) {
+        *done = true;
+        return Status::OK();
       }
-      start = chunk.back().first;
-      first = false;
+      for (const auto& [key, value] : chunk) {
+        MANIFOLD_RETURN_IF_ERROR(codec_->Encode(value, dict, &stored_));
+        MANIFOLD_RETURN_IF_ERROR(inner_->Put(ks, key, stored_));
+        written += key.size() + value.size();
+      }
+      *from = chunk.back().first;
+      *first = false;
     }
-    return DropDictionaries(ks.name, (*dict)->id());
+    return Status::OK();
+  }
+
+  // Whether `id` is still the current dictionary of keyspace `name`.
+  Result<bool> IsCurrentDictionary(const std::string& name, uint64_t id) {
+    Result<DictionaryPtr> current = CurrentDictionary(name);
+    if (!current.ok()) return current.status();
+    return *current != nullptr && (*current)->id() == id;
+  }
+
+  // Deletes the dictionaries of keyspace `name`, all or all but `keep`.
+  Status DropDictionaries(std::string_view name, std::optional<uint64_t> keep) {
+    Result<Keyspace> reserved = inner_->OpenKeyspace(kZstdKeyspace);
+    if (!reserved.ok()) return reserved.status().IsNotFound() ? Status::OK() : reserved.status();
+    std::string list;
+    Status s = inner_->Get(*reserved, KeyspaceKey(name), &list);
+    if (s.IsNotFound()) return Status::OK();
+    MANIFOLD_RETURN_IF_ERROR(s);
+    Result<std::vector<uint64_t>> ids = DecodeIdList(list);
+    if (!ids.ok()) return ids.status();
+    for (uint64_t id : *ids) {
+      if (keep && id == *keep) continue;
+      MANIFOLD_RETURN_IF_ERROR(inner_->Delete(*reserved, DictionaryKey(id)));
+    }
+    if (!keep) return inner_->Delete(*reserved, KeyspaceKey(name));
+    std::string kept;
+    AppendVarint(&kept, *keep);
+    return inner_->Put(*reserved, KeyspaceKey(name), kept);
   }
 
  private:
@@ -505,25 +544,6 @@ class ZstdWriteTxn final : public WriteTxn {
     return dict;
   }
 
-  // Deletes the dictionaries of keyspace `name`, all or all but `keep`.
-  Status DropDictionaries(std::string_view name, std::optional<uint64_t> keep) {
-    Result<Keyspace> reserved = inner_->OpenKeyspace(kZstdKeyspace);
-    if (!reserved.ok()) return reserved.status().IsNotFound() ? Status::OK() : reserved.status();
-    std::string list;
-    Status s = inner_->Get(*reserved, KeyspaceKey(name), &list);
-    if (s.IsNotFound()) return Status::OK();
-    MANIFOLD_RETURN_IF_ERROR(s);
-    Result<std::vector<uint64_t>> ids = DecodeIdList(list);
-    if (!ids.ok()) return ids.status();
-    for (uint64_t id : *ids) {
-      if (keep && id == *keep) continue;
-      MANIFOLD_RETURN_IF_ERROR(inner_->Delete(*reserved, DictionaryKey(id)));
-    }
-    if (!keep) return inner_->Delete(*reserved, KeyspaceKey(name));
-    std::string kept;
-    AppendVarint(&kept, *keep);
-    return inner_->Put(*reserved, KeyspaceKey(name), kept);
-  }
 
   std::shared_ptr<ZstdShared> shared_;
   std::unique_ptr<WriteTxn> inner_;
@@ -586,24 +606,60 @@ class ZstdEngine final : public Engine {
     return shared_->inner->Compact();
   }
 
-  // Retrains every keyspace's dictionary and rewrites its values with it.
+  // Retrains every keyspace's dictionary and rewrites its values with it, in
+  // transactions of about kRetrainTxnBytes of rewritten values, so that the
+  // memory a rewrite needs (a btree transaction keeps its pages until it
+  // commits) does not grow with the table. The first commits the new
+  // dictionary with the first values; the last drops the older ones. In
+  // between, and after a failure, values under old and new dictionaries
+  // both read back; the next retrain finishes the job.
   Status Retrain() {
-    Result<std::unique_ptr<WriteTxn>> begun = BeginWrite(kCompactWait);
-    if (!begun.ok()) return begun.status();
-    auto& txn = static_cast<ZstdWriteTxn&>(**begun);
-    Result<std::vector<std::string>> names = txn.ListKeyspaces();
-    if (!names.ok()) return names.status();
-    for (const std::string& name : *names) {
-      Result<Keyspace> ks = txn.OpenKeyspace(name);
-      if (!ks.ok()) return ks.status();
-      MANIFOLD_RETURN_IF_ERROR(txn.Retrain(*ks));
+    std::vector<std::string> names;
+    {
+      Result<std::unique_ptr<WriteTxn>> begun = BeginWrite(kCompactWait);
+      if (!begun.ok()) return begun.status();
+      Result<std::vector<std::string>> list = (*begun)->ListKeyspaces();
+      if (!list.ok()) return list.status();
+      names = std::move(*list);
     }
-    return txn.Commit();
+    for (const std::string& name : names) MANIFOLD_RETURN_IF_ERROR(RetrainKeyspace(name));
+    return Status::OK();
   }
 
   Engine& inner() { return *shared_->inner; }
 
  private:
+  Status RetrainKeyspace(const std::string& name) {
+    DictionaryPtr dict;
+    std::string from;
+    bool first = true;
+    for (;;) {
+      Result<std::unique_ptr<WriteTxn>> begun = BeginWrite(kCompactWait);
+      if (!begun.ok()) return begun.status();
+      auto& txn = static_cast<ZstdWriteTxn&>(**begun);
+      Result<Keyspace> ks = txn.OpenKeyspace(name);
+      if (ks.status().IsNotFound()) return Status::OK();  // dropped meanwhile
+      if (!ks.ok()) return ks.status();
+      if (dict == nullptr) {
+        Result<DictionaryPtr> trained = txn.TrainFromKeyspace(*ks);
+        if (!trained.ok()) return trained.status();
+        if (*trained == nullptr) return Status::OK();  // too little to train on: leave as is
+        dict = std::move(*trained);
+      } else {
+        // Another retrain in between made a newer dictionary: its rewrite
+        // covers this keyspace.
+        Result<bool> current = txn.IsCurrentDictionary(name, dict->id());
+        if (!current.ok()) return current.status();
+        if (!*current) return Status::OK();
+      }
+      bool done = false;
+      MANIFOLD_RETURN_IF_ERROR(txn.Rewrite(*ks, dict.get(), kRetrainTxnBytes, &from, &first, &done));
+      if (done) MANIFOLD_RETURN_IF_ERROR(txn.DropDictionaries(name, dict->id()));
+      MANIFOLD_RETURN_IF_ERROR(txn.Commit());
+      if (done) return Status::OK();
+    }
+  }
+
   std::shared_ptr<ZstdShared> shared_;
 };
 

@@ -653,7 +653,8 @@ class ZstdEngine final : public Engine {
         if (!*current) return Status::OK();
       }
       bool done = false;
-      MANIFOLD_RETURN_IF_ERROR(txn.Rewrite(*ks, dict.get(), kRetrainTxnBytes, &from, &first, &done));
+      MANIFOLD_RETURN_IF_ERROR(
+          txn.Rewrite(*ks, dict.get(), kRetrainTxnBytes, &from, &first, &done));
       if (done) MANIFOLD_RETURN_IF_ERROR(txn.DropDictionaries(name, dict->id()));
       MANIFOLD_RETURN_IF_ERROR(txn.Commit());
       if (done) return Status::OK();

@@ -44,11 +44,13 @@ class Mutator {
   Status Relocate(uint64_t* root, uint64_t limit);
   // Packs leaves, for Compact(). Takes the cells of whole leaves, from the
   // leaf holding the first key >= `from` on, about `budget` bytes of them, out
-  // of the tree at *root and puts them back in key order: each lands at the
-  // end of a leaf, and appends split off only the new cell, so every leaf
-  // fills before the next begins. A cell moves as it is: its overflow chains
-  // stay where they are. *next is the first key left for the next call;
-  // *done when the tree's last leaf was packed.
+  // of the tree at *root and puts them back so that every leaf fills before
+  // the next begins: in ascending order at the end of the leaf before the
+  // gap, in descending order at the front of the leaf after it (a full leaf
+  // splits off only the new cell either way). A cell moves as it is: its
+  // overflow chains stay where they are. *next is the first key left for the
+  // next call; *done when the tree's last leaf was packed. Keys that do not
+  // ascend (a damaged tree) are Corruption.
   Status Repack(uint64_t* root, Bytes from, size_t budget, std::string* next, bool* done);
   // What a tree's leaves hold: how many there are, their cells, and the
   // bytes of those cells (each with its two-byte slot).

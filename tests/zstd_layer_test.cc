@@ -350,6 +350,40 @@ TEST_P(ZstdLayerTest, RetrainingSamplesTheWholeKeyspace) {
   EXPECT_EQ(AsKeyValues(mixed), ScanAll(*engine_, "mixed"));
 }
 
+// Compact() draws its samples at random, not every k-th row. In "alternating"
+// JSON rows and log lines take turns in key order, 6 MiB of them (more than
+// a retrain samples, so it keeps only part): a sample of every second row
+// would hold JSON rows only, and the log lines would take far more bytes
+// than in "logs", a keyspace of such lines alone.
+TEST_P(ZstdLayerTest, RetrainingSamplesRowsAtRandomNotEveryKthRow) {
+  std::mt19937_64 rng(5);
+  std::map<std::string, std::string> alternating, json, logs;
+  size_t total = 0;
+  for (int i = 0; total < (6u << 20); ++i) {
+    std::string value = i % 2 == 0 ? JsonRow(rng, i) : LogLine(rng);
+    total += value.size();
+    alternating["r" + std::to_string(100000 + i)] = std::move(value);
+  }
+  for (int i = 0; i < 2500; ++i) json["r" + std::to_string(100000 + i)] = JsonRow(rng, i);
+  for (int i = 0; i < 2500; ++i) logs["r" + std::to_string(100000 + i)] = LogLine(rng);
+  PutAll("alternating", alternating);
+  PutAll("json", json);
+  PutAll("logs", logs);
+  ASSERT_OK(engine_->Compact());
+  ASSERT_OK_AND_ASSIGN(ValueByteCounts a, CountValueBytes(*engine_, "alternating"));
+  ASSERT_OK_AND_ASSIGN(ValueByteCounts j, CountValueBytes(*engine_, "json"));
+  ASSERT_OK_AND_ASSIGN(ValueByteCounts l, CountValueBytes(*engine_, "logs"));
+  uint64_t json_logical = 0, log_logical = 0;
+  int i = 0;
+  for (const auto& [k, v] : alternating) (i++ % 2 == 0 ? json_logical : log_logical) += v.size();
+  const double expected = static_cast<double>(json_logical) * j.stored / j.logical +
+                          static_cast<double>(log_logical) * l.stored / l.logical;
+  EXPECT_LT(static_cast<double>(a.stored), 1.2 * expected)
+      << "alternating stores " << a.stored << " bytes of " << a.logical
+      << "; its rows in keyspaces of their own kind would take " << expected;
+  EXPECT_EQ(AsKeyValues(alternating), ScanAll(*engine_, "alternating"));
+}
+
 // Retraining rewrites a large keyspace in several transactions, so that the
 // memory it needs does not grow with the table. A commit that fails between
 // them leaves every value readable (under the old dictionary or the new)

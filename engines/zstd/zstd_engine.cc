@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <utility>
 #include <vector>
 
@@ -379,18 +380,22 @@ class ZstdWriteTxn final : public WriteTxn {
   Result<DictionaryPtr> TrainFromKeyspace(const Keyspace& ks) {
     // The samples are spread over the whole keyspace, not taken from its
     // first keys (a table whose rows drift with their keys, such as a log
-    // keyed by time, would get a dictionary of its oldest rows): every
-    // stride-th value, the stride doubling, and every other sample
-    // dropped, whenever the samples pass kCompactSampleBytes.
+    // keyed by time, would get a dictionary of its oldest rows), and drawn
+    // at random, not every k-th row (rows that cycle through a few kinds,
+    // such as a round robin over four hosts, would give every fourth row the
+    // same kind): each value is taken with probability 1/2^n, and whenever
+    // the samples pass kCompactSampleBytes, n grows by one and each sample
+    // is kept with probability 1/2. The generator's seed is fixed, so a
+    // table retrains the same way every time.
     std::vector<std::string> samples;
     size_t sampled = 0;
     {
       Result<std::unique_ptr<Cursor>> cursor = NewCursor(ks);
       if (!cursor.ok()) return cursor.status();
-      uint64_t stride = 1;
-      uint64_t index = 0;
-      for ((*cursor)->SeekToFirst(); (*cursor)->Valid(); (*cursor)->Next(), ++index) {
-        if (index % stride != 0) continue;
+      std::mt19937_64 rng(0x5a5354444943540bULL);
+      uint64_t mask = 0;  // a value is taken when (rng() & mask) == 0
+      for ((*cursor)->SeekToFirst(); (*cursor)->Valid(); (*cursor)->Next()) {
+        if ((rng() & mask) != 0) continue;
         Bytes value = (*cursor)->value().substr(0, kMaxSampleBytes);
         if (!(*cursor)->Valid()) break;
         samples.emplace_back(value);
@@ -398,13 +403,14 @@ class ZstdWriteTxn final : public WriteTxn {
         while (sampled > kCompactSampleBytes && samples.size() > 1) {
           size_t kept = 0;
           sampled = 0;
-          for (size_t i = 0; i < samples.size(); i += 2) {
+          for (size_t i = 0; i < samples.size(); ++i) {
+            if ((rng() & 1) != 0) continue;
             sampled += samples[i].size();
             if (kept != i) samples[kept] = std::move(samples[i]);
             ++kept;
           }
           samples.resize(kept);
-          stride *= 2;
+          mask = mask * 2 + 1;
         }
       }
       MANIFOLD_RETURN_IF_ERROR((*cursor)->status());

@@ -381,36 +381,52 @@ class ZstdWriteTxn final : public WriteTxn {
     // The samples are spread over the whole keyspace, not taken from its
     // first keys (a table whose rows drift with their keys, such as a log
     // keyed by time, would get a dictionary of its oldest rows), and drawn
-    // at random, not every k-th row (rows that cycle through a few kinds,
-    // such as a round robin over four hosts, would give every fourth row the
-    // same kind): each value is taken with probability 1/2^n, and whenever
-    // the samples pass kCompactSampleBytes, n grows by one and each sample
-    // is kept with probability 1/2. The generator's seed is fixed, so a
-    // table retrains the same way every time.
-    std::vector<std::string> samples;
+    // at random within it, not every k-th row (rows that cycle through a few
+    // kinds, such as a round robin over four hosts, would alias with the
+    // stride): the rows fall in strata of `block` consecutive rows, each
+    // stratum gives one sample chosen uniformly (a reservoir of one), and
+    // whenever the samples pass kCompactSampleBytes the strata double,
+    // each pair keeping one of its two samples in proportion to the rows
+    // behind them. The generator's seed is fixed, so a table retrains the
+    // same way every time.
+    std::vector<std::string> samples;  // one per stratum; the last is in progress
     size_t sampled = 0;
     {
       Result<std::unique_ptr<Cursor>> cursor = NewCursor(ks);
       if (!cursor.ok()) return cursor.status();
       std::mt19937_64 rng(0x5a5354444943540bULL);
-      uint64_t mask = 0;  // a value is taken when (rng() & mask) == 0
+      uint64_t block = 1;  // rows per stratum
+      uint64_t seen = 0;   // rows seen of the stratum in progress
       for ((*cursor)->SeekToFirst(); (*cursor)->Valid(); (*cursor)->Next()) {
-        if ((rng() & mask) != 0) continue;
+        if (seen == block) seen = 0;  // that stratum is whole: the next begins
+        ++seen;
+        if (seen > 1 && rng() % seen != 0) continue;
         Bytes value = (*cursor)->value().substr(0, kMaxSampleBytes);
         if (!(*cursor)->Valid()) break;
-        samples.emplace_back(value);
-        sampled += value.size();
+        if (seen == 1) {
+          samples.emplace_back(value);
+          sampled += value.size();
+        } else {
+          sampled = sampled - samples.back().size() + value.size();
+          samples.back().assign(value);
+        }
         while (sampled > kCompactSampleBytes && samples.size() > 1) {
+          const size_t n = samples.size();
           size_t kept = 0;
           sampled = 0;
-          for (size_t i = 0; i < samples.size(); ++i) {
-            if ((rng() & 1) != 0) continue;
-            sampled += samples[i].size();
-            if (kept != i) samples[kept] = std::move(samples[i]);
+          for (size_t i = 0; i < n; i += 2) {
+            size_t pick = i;
+            if (i + 1 < n) {
+              const uint64_t second = i + 1 == n - 1 ? seen : block;
+              if (rng() % (block + second) >= block) pick = i + 1;
+            }
+            sampled += samples[pick].size();
+            if (kept != pick) samples[kept] = std::move(samples[pick]);
             ++kept;
           }
           samples.resize(kept);
-          mask = mask * 2 + 1;
+          if (n % 2 == 0) seen += block;  // the stratum in progress joined the one before
+          block *= 2;
         }
       }
       MANIFOLD_RETURN_IF_ERROR((*cursor)->status());

@@ -435,10 +435,10 @@ class ZstdWriteTxn final : public WriteTxn {
   }
 
   // Compact()'s part, next steps: rewrites the values of `ks` after *from
-  // (from the first when *from is empty and *first) with `dict`, until
-  // keys and values of about `budget` bytes are rewritten; *done when the keyspace's end
-  // was reached. Each chunk is read with a fresh cursor, so the rewrite does
-  // not depend on how a cursor behaves across writes.
+  // (from the first when *first) with `dict`, until keys and values of about
+  // `budget` bytes are rewritten; *done when the keyspace's end was reached.
+  // Each chunk is read with a fresh cursor, so the rewrite does not depend on
+  // how a cursor behaves across writes.
   Status Rewrite(const Keyspace& ks, const ZstdDictionary* dict, size_t budget, std::string* from,
                  bool* first, bool* done) {
     *done = false;
@@ -565,7 +565,6 @@ class ZstdWriteTxn final : public WriteTxn {
     state_.current[name] = *dict;
     return dict;
   }
-
 
   std::shared_ptr<ZstdShared> shared_;
   std::unique_ptr<WriteTxn> inner_;

@@ -11,6 +11,7 @@
 #include <string>
 #include <utility>
 
+#include "forwarding_engine.h"
 #include "manifold/registry.h"
 
 namespace manifold {
@@ -20,64 +21,28 @@ using std::chrono::milliseconds;
 
 // Forwards to a memory engine's write transaction, except that Savepoint()
 // fails while *fail_savepoints is set.
-class FailingSavepointTxn final : public WriteTxn {
+class FailingSavepointTxn final : public testing::ForwardingWriteTxn {
  public:
   FailingSavepointTxn(std::unique_ptr<WriteTxn> inner, const bool* fail)
-      : inner_(std::move(inner)), fail_(fail) {}
-  Result<Keyspace> OpenKeyspace(std::string_view name) override {
-    return inner_->OpenKeyspace(name);
-  }
-  Result<std::vector<std::string>> ListKeyspaces() override { return inner_->ListKeyspaces(); }
-  Status Get(const Keyspace& ks, Bytes key, std::string* value) override {
-    return inner_->Get(ks, key, value);
-  }
-  Result<std::unique_ptr<Cursor>> NewCursor(const Keyspace& ks) override {
-    return inner_->NewCursor(ks);
-  }
-  Result<Keyspace> CreateKeyspace(std::string_view name) override {
-    return inner_->CreateKeyspace(name);
-  }
-  Status DropKeyspace(std::string_view name) override { return inner_->DropKeyspace(name); }
-  Status Put(const Keyspace& ks, Bytes key, Bytes value) override {
-    return inner_->Put(ks, key, value);
-  }
-  Status Delete(const Keyspace& ks, Bytes key) override { return inner_->Delete(ks, key); }
+      : ForwardingWriteTxn(std::move(inner)), fail_(fail) {}
   Status Savepoint(int level) override {
     if (*fail_) return Status::IOError("savepoint refused by the test");
     return inner_->Savepoint(level);
   }
-  Status RollbackTo(int level) override { return inner_->RollbackTo(level); }
-  Status Release(int level) override { return inner_->Release(level); }
-  Status Commit() override { return inner_->Commit(); }
-  void Rollback() override { inner_->Rollback(); }
 
  private:
-  std::unique_ptr<WriteTxn> inner_;
   const bool* fail_;
 };
 
-class FailingSavepointEngine final : public Engine {
+class FailingSavepointEngine final : public testing::ForwardingEngine {
  public:
   FailingSavepointEngine(std::unique_ptr<Engine> inner, const bool* fail)
-      : inner_(std::move(inner)), fail_(fail) {}
-  std::string_view name() const override { return inner_->name(); }
-  Capabilities capabilities() const override { return inner_->capabilities(); }
-  Result<std::unique_ptr<ReadTxn>> BeginRead() override { return inner_->BeginRead(); }
-  Result<std::unique_ptr<WriteTxn>> BeginWrite(milliseconds wait) override {
-    Result<std::unique_ptr<WriteTxn>> txn = inner_->BeginWrite(wait);
-    if (!txn.ok()) return txn.status();
-    return std::unique_ptr<WriteTxn>(std::make_unique<FailingSavepointTxn>(std::move(*txn), fail_));
-  }
-  Result<uint64_t> EstimatedSize() override { return inner_->EstimatedSize(); }
-  Status Compact() override { return inner_->Compact(); }
-  Status Check() override { return inner_->Check(); }
-  Result<uint64_t> StoredBytes(std::string_view keyspace) override {
-    return inner_->StoredBytes(keyspace);
-  }
-  Status Backup(const std::string& path) override { return inner_->Backup(path); }
+      : ForwardingEngine(std::move(inner)), fail_(fail) {}
 
  private:
-  std::unique_ptr<Engine> inner_;
+  std::unique_ptr<WriteTxn> Wrap(std::unique_ptr<WriteTxn> txn) override {
+    return std::make_unique<FailingSavepointTxn>(std::move(txn), fail_);
+  }
   const bool* fail_;
 };
 

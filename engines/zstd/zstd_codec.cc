@@ -96,35 +96,34 @@ Status ZstdCodec::Encode(Bytes value, const ZstdDictionary* dict, std::string* o
 }
 
 Status ZstdCodec::Decode(Bytes stored, const DictionaryLookup& lookup, std::string* out) {
-  if (stored.empty()) return Status::Corruption("zstd: stored value has no header");
-  uint8_t header = static_cast<uint8_t>(stored.front());
-  stored.remove_prefix(1);
-  if (header == kZstdRaw) {
-    out->assign(stored.data(), stored.size());
+  Result<ZstdStoredHeader> header = ReadZstdHeader(stored);
+  if (!header.ok()) return header.status();
+  if (header->kind != kZstdWithDictionary) return DecodeWith(stored, nullptr, out);
+  Result<DictionaryPtr> found = lookup(header->dictionary_id);
+  if (!found.ok()) return found.status();
+  return DecodeWith(stored, found->get(), out);
+}
+
+Status ZstdCodec::DecodeWith(Bytes stored, const ZstdDictionary* dict, std::string* out) {
+  Result<ZstdStoredHeader> header = ReadZstdHeader(stored);
+  if (!header.ok()) return header.status();
+  if ((header->kind == kZstdWithDictionary) != (dict != nullptr) ||
+      (dict != nullptr && dict->id() != header->dictionary_id)) {
+    return Status::Internal("zstd: a value decoded with a dictionary it does not name");
+  }
+  if (header->kind == kZstdRaw) {
+    out->assign(header->payload.data(), header->payload.size());
     return Status::OK();
   }
-  DictionaryPtr dict;
-  if (header == kZstdWithDictionary) {
-    uint64_t id = 0;
-    if (!ReadVarint(&stored, &id)) return Status::Corruption("zstd: bad dictionary id");
-    Result<DictionaryPtr> found = lookup(id);
-    if (!found.ok()) return found.status();
-    dict = std::move(*found);
-  } else if (header != kZstdPlain) {
-    return Status::Corruption("zstd: unknown value header " + std::to_string(header));
-  }
-  unsigned long long size = ZSTD_getFrameContentSize(stored.data(), stored.size());
-  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > kMaxValueSize) {
-    return Status::Corruption("zstd: damaged frame header");
-  }
+  if (header->decoded_size > kMaxValueSize) return Status::Corruption("zstd: damaged frame header");
   if (dctx_ == nullptr && (dctx_ = ZSTD_createDCtx()) == nullptr) throw std::bad_alloc();
-  out->resize(static_cast<size_t>(size));
-  size_t n = dict != nullptr
-                 ? ZSTD_decompress_usingDDict(dctx_, out->data(), out->size(), stored.data(),
-                                              stored.size(), dict->ddict())
-                 : ZSTD_decompressDCtx(dctx_, out->data(), out->size(), stored.data(),
-                                       stored.size());
-  if (ZSTD_isError(n) || n != size) {
+  out->resize(static_cast<size_t>(header->decoded_size));
+  Bytes frame = header->payload;
+  size_t n = dict != nullptr ? ZSTD_decompress_usingDDict(dctx_, out->data(), out->size(),
+                                                          frame.data(), frame.size(), dict->ddict())
+                             : ZSTD_decompressDCtx(dctx_, out->data(), out->size(), frame.data(),
+                                                   frame.size());
+  if (ZSTD_isError(n) || n != out->size()) {
     out->clear();
     return Status::Corruption(std::string("zstd: cannot decompress a value: ") +
                               (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size"));
@@ -132,22 +131,37 @@ Status ZstdCodec::Decode(Bytes stored, const DictionaryLookup& lookup, std::stri
   return Status::OK();
 }
 
-Result<uint64_t> ZstdDecodedSize(Bytes stored) {
+Result<ZstdStoredHeader> ReadZstdHeader(Bytes stored) {
   if (stored.empty()) return Status::Corruption("zstd: stored value has no header");
-  uint8_t header = static_cast<uint8_t>(stored.front());
+  ZstdStoredHeader header;
+  uint8_t kind = static_cast<uint8_t>(stored.front());
   stored.remove_prefix(1);
-  if (header == kZstdRaw) return static_cast<uint64_t>(stored.size());
-  if (header == kZstdWithDictionary) {
-    uint64_t id = 0;
-    if (!ReadVarint(&stored, &id)) return Status::Corruption("zstd: bad dictionary id");
-  } else if (header != kZstdPlain) {
-    return Status::Corruption("zstd: unknown value header " + std::to_string(header));
+  if (kind == kZstdRaw) {
+    header.decoded_size = stored.size();
+    header.payload = stored;
+    return header;
   }
+  if (kind == kZstdWithDictionary) {
+    if (!ReadVarint(&stored, &header.dictionary_id)) {
+      return Status::Corruption("zstd: bad dictionary id");
+    }
+  } else if (kind != kZstdPlain) {
+    return Status::Corruption("zstd: unknown value header " + std::to_string(kind));
+  }
+  header.kind = static_cast<ZstdHeader>(kind);
   unsigned long long size = ZSTD_getFrameContentSize(stored.data(), stored.size());
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
     return Status::Corruption("zstd: damaged frame header");
   }
-  return static_cast<uint64_t>(size);
+  header.decoded_size = size;
+  header.payload = stored;
+  return header;
+}
+
+Result<uint64_t> ZstdDecodedSize(Bytes stored) {
+  Result<ZstdStoredHeader> header = ReadZstdHeader(stored);
+  if (!header.ok()) return header.status();
+  return header->decoded_size;
 }
 
 std::string TrainZstdDictionary(const std::vector<std::string>& samples) {

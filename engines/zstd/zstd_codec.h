@@ -67,12 +67,25 @@ class ZstdCodec {
   Status Encode(Bytes value, const ZstdDictionary* dict, std::string* out);
   // Stores in *out the value that `stored` holds.
   Status Decode(Bytes stored, const DictionaryLookup& lookup, std::string* out);
+  // As above, with the dictionary `stored` names already found: `dict` is
+  // that dictionary, or null when `stored` names none.
+  Status DecodeWith(Bytes stored, const ZstdDictionary* dict, std::string* out);
 
  private:
   int level_;
   ZSTD_CCtx* cctx_ = nullptr;
   ZSTD_DCtx* dctx_ = nullptr;
 };
+
+// What the header of a stored value says.
+struct ZstdStoredHeader {
+  ZstdHeader kind = kZstdRaw;
+  uint64_t dictionary_id = 0;  // when kind is kZstdWithDictionary
+  uint64_t decoded_size = 0;   // the size of the value it holds
+  Bytes payload;               // the raw value or the zstd frame, within `stored`
+};
+// Reads the header of `stored`; Corruption when it is damaged.
+Result<ZstdStoredHeader> ReadZstdHeader(Bytes stored);
 
 // Returns the size of the value `stored` holds, from its header alone.
 Result<uint64_t> ZstdDecodedSize(Bytes stored);

@@ -2,11 +2,16 @@
 // of its own: values round-trip whatever they hold, incompressible values cost
 // one byte, per-keyspace dictionaries shrink similar rows, retraining never
 // strands an old value, and the dictionaries' keyspace stays hidden.
+#include <zstd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "conformance_util.h"
@@ -518,6 +523,195 @@ TEST_P(ZstdLayerTest, ManyReadersAtOnceEachDecodeTheirSnapshot) {
   readers.clear();
   // The contexts they gave back serve the next transactions.
   for (int round = 0; round < 3; ++round) EXPECT_EQ(AsKeyValues(rows), ScanAll(*engine_, "t"));
+}
+
+// The threads this process runs, from /proc (0 where it cannot tell).
+int ThreadCount() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return 0;
+}
+
+// Waits up to two seconds for ThreadCount() to come to `want` (a thread that
+// was joined leaves the count a moment after); returns the last count.
+int ThreadCountComesTo(int want) {
+  int count = ThreadCount();
+  for (int i = 0; i < 200 && count != want; ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+    count = ThreadCount();
+  }
+  return count;
+}
+
+// Entries [from, to) of `model` in key order, or entries from, from - 1, ...,
+// to + 1 when from > to.
+KeyValues Slice(const KeyValues& model, int from, int to) {
+  if (from <= to) return KeyValues(model.begin() + from, model.begin() + to);
+  const int last = static_cast<int>(model.size()) - 1;
+  return KeyValues(model.rbegin() + (last - from), model.rbegin() + (last - to));
+}
+
+// Where `got` first differs from `want` ("" when it does not), as a test
+// message that does not print whole tables.
+std::string FirstDifference(const KeyValues& want, const KeyValues& got) {
+  for (size_t i = 0; i < std::min(want.size(), got.size()); ++i) {
+    if (want[i] != got[i]) {
+      return "entry " + std::to_string(i) + ": want key " + want[i].first + " (" +
+             std::to_string(want[i].second.size()) + " bytes), got key " + got[i].first + " (" +
+             std::to_string(got[i].second.size()) + " bytes)";
+    }
+  }
+  if (want.size() != got.size()) {
+    return std::to_string(want.size()) + " entries wanted, " + std::to_string(got.size()) + " got";
+  }
+  return "";
+}
+
+// A long scan of a read snapshot decodes ahead on a thread of its own (see
+// zstd_scan_ahead.h). Whatever way the cursor is driven, it must give what
+// one step at a time gives.
+TEST_P(ZstdLayerTest, ScansThatDecodeAheadGiveWhatOneStepAtATimeGives) {
+  std::mt19937_64 rng(11);
+  std::map<std::string, std::string> rows;
+  for (int i = 0; i < 3000; ++i) {
+    char key[16];
+    std::snprintf(key, sizeof key, "k%05d", i);
+    rows[key] = RandomValue(rng, i);
+  }
+  // Values larger than a batch's bytes make batches of one.
+  for (int i : {700, 701, 1500}) rows["k" + std::to_string(i) + "x"] = std::string(1300000, 'q');
+  PutAll("t", rows);
+  const KeyValues model = AsKeyValues(rows);
+  const int n = static_cast<int>(model.size());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReadTxn> txn, engine_->BeginRead());
+  ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->OpenKeyspace("t"));
+
+  // Reads `count` entries with NextEntry (or PrevEntry), checking each
+  // against the model from index `at` on; returns the index it ends at.
+  auto read = [&](Cursor& c, int at, int count, bool reverse) {
+    Bytes key;
+    Bytes value;
+    KeyValues got;
+    for (int i = 0; i < count && (reverse ? c.PrevEntry(&key, &value) : c.NextEntry(&key, &value));
+         ++i) {
+      got.emplace_back(std::string(key), std::string(value));
+    }
+    int end = reverse ? at - static_cast<int>(got.size()) : at + static_cast<int>(got.size());
+    EXPECT_EQ("", FirstDifference(
+                      Slice(model, reverse ? at - 1 : at + 1, reverse ? end - 1 : end + 1), got))
+        << "from " << at << (reverse ? " backward" : " forward");
+    return end;
+  };
+
+  EXPECT_EQ("", FirstDifference(model, Scan(*txn, ks)));
+  EXPECT_EQ("", FirstDifference(KeyValues(model.rbegin(), model.rend()),
+                                Scan(*txn, ks, /*backward=*/true)));
+  {  // NextEntry to the end, and a thread while it reads ahead
+    const int threads = ThreadCount();
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cursor> c, txn->NewCursor(ks));
+    c->SeekToFirst();
+    int at = read(*c, 0, 100, false);
+    EXPECT_EQ(threads, ThreadCount()) << "a short scan reads one entry at a time";
+    at = read(*c, at, 400, false);
+    if (threads > 0 && std::thread::hardware_concurrency() >= 2) {
+      EXPECT_EQ(threads + 1, ThreadCount()) << "a long scan decodes ahead";
+    }
+    at = read(*c, at, n, false);
+    EXPECT_EQ(n - 1, at);
+    EXPECT_FALSE(c->Valid());
+    EXPECT_OK(c->status());
+    c->Seek(model[10].first);  // ends the scan, and its thread
+    EXPECT_EQ(threads, ThreadCountComesTo(threads));
+    ASSERT_TRUE(c->Valid());
+    EXPECT_EQ(model[10].second, c->value());
+  }
+  {  // a turn back, a seek, and a turn forward, each in the middle of a batch
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cursor> c, txn->NewCursor(ks));
+    c->SeekToFirst();
+    int at = read(*c, 0, 1000, false);
+    at = read(*c, at, 600, true);
+    EXPECT_EQ(405, read(*c, at, 5, false));
+    c->Seek(model[2000].first);
+    ASSERT_TRUE(c->Valid());
+    EXPECT_EQ(model[2000].first, c->key());
+    at = read(*c, 2000, 700, false);
+    for (int i = 0; i < 300; ++i) c->Prev();  // Prev/key/value, not PrevEntry
+    ASSERT_TRUE(c->Valid());
+    EXPECT_EQ(model[at - 300].first, c->key());
+    EXPECT_EQ(model[at - 300].second, c->value());
+    at = read(*c, at - 300, n, false);
+    EXPECT_EQ(n - 1, at);
+  }
+  {  // Next/key/value, as a bounded SQL scan steps, then destroyed mid-scan
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cursor> c, txn->NewCursor(ks));
+    c->SeekToFirst();
+    for (int i = 0; i < 1800; ++i) {
+      ASSERT_TRUE(c->Valid());
+      ASSERT_EQ(model[i].first, c->key());
+      ASSERT_EQ(model[i].second, c->value()) << model[i].first;
+      c->Next();
+    }
+  }
+  {  // a reverse scan of its own
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cursor> c, txn->NewCursor(ks));
+    c->SeekToLast();
+    EXPECT_EQ(0, read(*c, n - 1, n, true));
+    EXPECT_FALSE(c->Valid());
+    EXPECT_OK(c->status());
+  }
+}
+
+// A damaged stored value stops a scan with Corruption at that value, whether
+// the scan decodes one step at a time or ahead, and loses none before it.
+TEST_P(ZstdLayerTest, ADamagedValueStopsAScanAtThatValue) {
+  std::mt19937_64 rng(12);
+  std::map<std::string, std::string> rows;
+  for (int i = 0; i < 2000; ++i) rows["k" + std::to_string(10000 + i)] = JsonRow(rng, i);
+  PutAll("t", rows);
+  const KeyValues model = AsKeyValues(rows);
+  // Written below the layer: a dictionary that does not exist, a frame cut
+  // short (its header holds, its body does not), a frame header zstd cannot
+  // read, and a header of no known kind.
+  std::string frame(ZSTD_compressBound(model[0].second.size()), '\0');
+  frame.resize(ZSTD_compress(frame.data(), frame.size(), model[0].second.data(),
+                             model[0].second.size(), 3));
+  const std::vector<std::pair<int, std::string>> damage = {
+      {40, std::string("\x02\x63", 2) + "garbage"},
+      {600, "\x01" + frame.substr(0, frame.size() - 8)},
+      {1100, std::string("\x01", 1) + "not a zstd frame at all"},
+      {1600, std::string("\x09", 1) + "unknown"}};
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Engine> inner, Engine::Open(GetParam(), options_));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<WriteTxn> txn, inner->BeginWrite(milliseconds(0)));
+    ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->OpenKeyspace("t"));
+    for (const auto& [at, stored] : damage) ASSERT_OK(txn->Put(ks, model[at].first, stored));
+    ASSERT_OK(txn->Commit());
+  }
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReadTxn> txn, engine_->BeginRead());
+  ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->OpenKeyspace("t"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cursor> c, txn->NewCursor(ks));
+  for (const auto& [at, stored] : damage) {
+    // From far enough before it that the scan reads ahead when it gets there.
+    c->Seek(model[std::max(0, at - 400)].first);
+    Bytes key;
+    Bytes value;
+    int i = std::max(0, at - 400);
+    ASSERT_TRUE(c->Valid());
+    EXPECT_EQ(model[i].second, c->value());
+    while (c->NextEntry(&key, &value)) {
+      ++i;
+      ASSERT_EQ(model[i].first, key);
+      ASSERT_EQ(model[i].second, value) << model[i].first;
+    }
+    EXPECT_EQ(at - 1, i);
+    EXPECT_FALSE(c->Valid());
+    EXPECT_EQ(Status::Code::kCorruption, c->status().code()) << c->status().ToString();
+    EXPECT_NE(std::string::npos, c->status().ToString().find("value of a cursor"))
+        << c->status().ToString();
+  }
 }
 
 TEST_P(ZstdLayerTest, DictionaryKeyspaceIsHiddenAndReserved) {

@@ -9,11 +9,14 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "common/savepoint_stack.h"
 #include "zstd/zstd_codec.h"
+#include "zstd/zstd_scan_ahead.h"
 
 namespace manifold {
 namespace {
@@ -27,6 +30,7 @@ constexpr size_t kRewriteChunk = 512;            // values rewritten per cursor 
 constexpr size_t kRetrainTxnBytes = 4 << 20;     // bytes rewritten per retrain transaction
 constexpr milliseconds kCompactWait{5000};
 constexpr size_t kMaxIdleCodecs = 8;             // kept for reuse per engine
+constexpr size_t kScanAheadAfter = 256;          // steps before a scan decodes ahead
 
 std::string KeyspaceKey(std::string_view name) { return "ks:" + std::string(name); }
 
@@ -198,21 +202,33 @@ class TxnDictionaries {
   DictionaryPtr last_;
 };
 
-// A cursor that decodes the current value at the first value() call.
+// A cursor that decodes the current value at the first value() call. On a
+// read snapshot (`ahead_shared` given), a scan that has gone on for
+// kScanAheadAfter steps in one direction hands its decoding to a ScanAhead,
+// until the cursor moves any other way.
 class ZstdCursor final : public Cursor {
  public:
-  ZstdCursor(std::unique_ptr<Cursor> inner, ZstdCodec* codec, DictionaryLookup lookup)
-      : inner_(std::move(inner)), codec_(codec), lookup_(std::move(lookup)) {}
+  ZstdCursor(std::unique_ptr<Cursor> inner, ZstdCodec* codec, DictionaryLookup lookup,
+             std::shared_ptr<ZstdShared> ahead_shared)
+      : inner_(std::move(inner)),
+        codec_(codec),
+        lookup_(std::move(lookup)),
+        ahead_shared_(std::move(ahead_shared)) {}
 
-  bool Valid() const override { return error_.ok() && inner_->Valid(); }
-  void SeekToFirst() override { Moved(), inner_->SeekToFirst(); }
-  void SeekToLast() override { Moved(), inner_->SeekToLast(); }
-  void Seek(Bytes target) override { Moved(), inner_->Seek(target); }
-  void SeekForPrev(Bytes target) override { Moved(), inner_->SeekForPrev(target); }
-  void Next() override { Moved(), inner_->Next(); }
-  void Prev() override { Moved(), inner_->Prev(); }
-  Bytes key() const override { return inner_->key(); }
+  bool Valid() const override {
+    return error_.ok() && (ahead_ != nullptr ? ahead_->Valid() : inner_->Valid());
+  }
+  void SeekToFirst() override { Jumped(), inner_->SeekToFirst(); }
+  void SeekToLast() override { Jumped(), inner_->SeekToLast(); }
+  void Seek(Bytes target) override { Jumped(), inner_->Seek(target); }
+  void SeekForPrev(Bytes target) override { Jumped(), inner_->SeekForPrev(target); }
+  void Next() override { Step(false); }
+  void Prev() override { Step(true); }
+  bool NextEntry(Bytes* key, Bytes* value) override { return Step(false) && Current(key, value); }
+  bool PrevEntry(Bytes* key, Bytes* value) override { return Step(true) && Current(key, value); }
+  Bytes key() const override { return ahead_ != nullptr ? ahead_->key() : inner_->key(); }
   Bytes value() override {
+    if (ahead_ != nullptr) return ahead_->value();
     if (!decoded_) {
       Status s = codec_->Decode(inner_->value(), lookup_, &value_);
       if (!s.ok()) {
@@ -223,12 +239,66 @@ class ZstdCursor final : public Cursor {
     }
     return value_;
   }
-  Status status() const override { return error_.ok() ? inner_->status() : error_; }
+  Status status() const override {
+    if (!error_.ok()) return error_;
+    return ahead_ != nullptr ? ahead_->status() : inner_->status();
+  }
 
  private:
+  // A move to anywhere: the scan, if any, is over.
+  void Jumped() {
+    ahead_.reset();
+    run_ = 0;
+    Moved();
+  }
   void Moved() {
     decoded_ = false;
     if (!error_.ok()) error_ = Status::OK();
+  }
+  // One step of a scan; true when it lands on an entry.
+  bool Step(bool reverse) {
+    Moved();
+    if (ahead_ != nullptr) {
+      if (ahead_->reverse() == reverse) return ahead_->Step();
+      Settle();
+    }
+    if (reverse != run_reverse_) {
+      run_reverse_ = reverse;
+      run_ = 0;
+    }
+    if (ahead_shared_ != nullptr && ++run_ > kScanAheadAfter && inner_->Valid() &&
+        StartAhead(reverse)) {
+      return ahead_->Step();
+    }
+    reverse ? inner_->Prev() : inner_->Next();
+    return inner_->Valid();
+  }
+  // Ends the read-ahead and puts the inner cursor back on the entry the
+  // caller is on (the snapshot holds still, so one Seek finds it).
+  void Settle() {
+    if (!ahead_->Valid()) {  // past the end or on a failed value: the caller must seek
+      ahead_.reset();
+      return;
+    }
+    std::string key(ahead_->key());
+    ahead_.reset();
+    inner_->Seek(key);
+  }
+  bool StartAhead(bool reverse) {
+    // On one core the thread would only take turns with the caller.
+    static const bool kSpareCore = std::thread::hardware_concurrency() >= 2;
+    if (!kSpareCore) {
+      ahead_shared_ = nullptr;
+      return false;
+    }
+    try {
+      if (ahead_codec_ == nullptr) ahead_codec_ = std::make_unique<PooledCodec>(ahead_shared_);
+      ahead_ = std::make_unique<ScanAhead>(inner_.get(), reverse, lookup_, ahead_codec_->get());
+      return true;
+    } catch (const std::system_error&) {  // no thread to be had: decode here
+      ahead_shared_ = nullptr;
+      return false;
+    }
   }
 
   std::unique_ptr<Cursor> inner_;
@@ -237,6 +307,11 @@ class ZstdCursor final : public Cursor {
   bool decoded_ = false;
   std::string value_;
   Status error_;
+  std::shared_ptr<ZstdShared> ahead_shared_;  // null: never read ahead
+  size_t run_ = 0;                            // steps in one direction since the last jump
+  bool run_reverse_ = false;
+  std::unique_ptr<PooledCodec> ahead_codec_;
+  std::unique_ptr<ScanAhead> ahead_;  // destroyed first: its thread uses ahead_codec_
 };
 
 class ZstdReadTxn final : public ReadTxn {
@@ -264,8 +339,8 @@ class ZstdReadTxn final : public ReadTxn {
   Result<std::unique_ptr<Cursor>> NewCursor(const Keyspace& ks) override {
     Result<std::unique_ptr<Cursor>> inner = inner_->NewCursor(ks);
     if (!inner.ok()) return inner;
-    return std::unique_ptr<Cursor>(
-        std::make_unique<ZstdCursor>(std::move(*inner), codec_.get(), dictionaries_.Lookup()));
+    return std::unique_ptr<Cursor>(std::make_unique<ZstdCursor>(
+        std::move(*inner), codec_.get(), dictionaries_.Lookup(), shared_));
   }
 
  private:
@@ -300,8 +375,9 @@ class ZstdWriteTxn final : public WriteTxn {
   Result<std::unique_ptr<Cursor>> NewCursor(const Keyspace& ks) override {
     Result<std::unique_ptr<Cursor>> inner = inner_->NewCursor(ks);
     if (!inner.ok()) return inner;
-    return std::unique_ptr<Cursor>(
-        std::make_unique<ZstdCursor>(std::move(*inner), codec_.get(), dictionaries_.Lookup()));
+    // No read-ahead: writes through this transaction change what is ahead.
+    return std::unique_ptr<Cursor>(std::make_unique<ZstdCursor>(
+        std::move(*inner), codec_.get(), dictionaries_.Lookup(), nullptr));
   }
 
   Result<Keyspace> CreateKeyspace(std::string_view name) override {

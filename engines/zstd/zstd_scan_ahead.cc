@@ -1,0 +1,170 @@
+#include "zstd/zstd_scan_ahead.h"
+
+#include <utility>
+
+namespace manifold {
+namespace {
+
+// As the cursor names a value that failed.
+constexpr char kContext[] = "value of a cursor";
+
+}  // namespace
+
+ScanAhead::ScanAhead(Cursor* inner, bool reverse, DictionaryLookup lookup, ZstdCodec* codec)
+    : inner_(inner), reverse_(reverse), lookup_(std::move(lookup)), codec_(codec) {
+  thread_ = std::thread(&ScanAhead::Run, this);
+}
+
+ScanAhead::~ScanAhead() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    quit_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+bool ScanAhead::Step() {
+  if (on_entry_ && !entry().status.ok()) return false;
+  if (started_ && index_ + 1 < serving().entries.size()) {
+    ++index_;
+    return Land();
+  }
+  if (started_) {
+    if (serving().ended) {
+      on_entry_ = false;
+      end_ = serving().end;
+      return false;
+    }
+    ++served_;  // the caller's bytes of the batch before died with this step
+  }
+  started_ = true;
+  // Refill the free slots while the thread decodes the batch to be served.
+  while (!ended_ && filled_.load() < served_ + kDepth) FillNext();
+  WaitFor(served_);
+  index_ = 0;
+  if (serving().entries.empty()) {
+    on_entry_ = false;
+    end_ = serving().end;
+    return false;
+  }
+  return Land();
+}
+
+bool ScanAhead::Land() {
+  on_entry_ = true;
+  Entry& e = batches_[served_ % kDepth].entries[index_];
+  if (e.thrown) {
+    std::exception_ptr thrown = std::exchange(e.thrown, nullptr);
+    e.status = Status::Internal("decoding a value read ahead failed");
+    std::rethrow_exception(thrown);
+  }
+  return e.status.ok();
+}
+
+Bytes ScanAhead::key() const {
+  const Entry& e = entry();
+  return Bytes(serving().keys).substr(e.key_offset, e.key_size);
+}
+
+Bytes ScanAhead::value() const { return serving().values[index_]; }
+
+void ScanAhead::FillNext() {
+  Batch* batch = &batches_[filled_.load() % kDepth];
+  batch->keys.clear();
+  batch->stored.clear();
+  batch->entries.clear();
+  batch->held.clear();
+  batch->ended = false;
+  batch->end = Status::OK();
+  size_t decoded = 0;
+  const ZstdDictionary* last = nullptr;
+  while (batch->entries.size() < kBatchEntries && decoded < kBatchBytes) {
+    Bytes key;
+    Bytes stored;
+    if (!(reverse_ ? inner_->PrevEntry(&key, &stored) : inner_->NextEntry(&key, &stored))) {
+      batch->ended = ended_ = true;
+      batch->end = inner_->status();
+      break;
+    }
+    Entry& e = batch->entries.emplace_back();
+    e.key_offset = batch->keys.size();
+    e.key_size = key.size();
+    e.stored_offset = batch->stored.size();
+    e.stored_size = stored.size();
+    batch->keys.append(key);
+    batch->stored.append(stored);
+    Result<ZstdStoredHeader> header = ReadZstdHeader(stored);
+    if (!header.ok()) {
+      e.status = header.status().WithContext(kContext);
+      continue;
+    }
+    decoded += header->decoded_size;
+    if (header->kind != kZstdWithDictionary) continue;
+    if (last == nullptr || last->id() != header->dictionary_id) {
+      Result<DictionaryPtr> dict = lookup_(header->dictionary_id);
+      if (!dict.ok()) {
+        e.status = dict.status().WithContext(kContext);
+        continue;
+      }
+      last = dict->get();
+      batch->held.push_back(std::move(*dict));
+    }
+    e.dict = last;
+  }
+  batch->values.resize(batch->entries.size());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    filled_.store(filled_.load() + 1);
+  }
+  cv_.notify_all();
+}
+
+template <typename Ready>
+void ScanAhead::Await(Ready ready) {
+  // The other side usually finishes within a few microseconds of work, and
+  // waking a sleeping thread costs more than that: spin a little first.
+  for (int spin = 0; spin < kSpins; ++spin) {
+    if (ready()) return;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, ready);
+}
+
+void ScanAhead::WaitFor(size_t n) {
+  Await([this, n] { return decoded_.load() > n; });
+}
+
+void ScanAhead::Run() {
+  for (size_t next = 0;; ++next) {
+    Await([this, next] { return quit_.load() || filled_.load() > next; });
+    if (quit_.load()) return;
+    Decode(&batches_[next % kDepth]);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      decoded_.store(next + 1);
+    }
+    cv_.notify_all();
+  }
+}
+
+void ScanAhead::Decode(Batch* batch) {
+  Bytes stored(batch->stored);
+  for (size_t i = 0; i < batch->entries.size(); ++i) {
+    if (quit_.load(std::memory_order_relaxed)) return;
+    Entry& e = batch->entries[i];
+    if (!e.status.ok()) continue;
+    try {
+      Status s = codec_->DecodeWith(stored.substr(e.stored_offset, e.stored_size), e.dict,
+                                    &batch->values[i]);
+      if (!s.ok()) e.status = s.WithContext(kContext);
+    } catch (...) {  // std::bad_alloc: thrown on the caller's thread instead
+      e.thrown = std::current_exception();
+    }
+  }
+}
+
+}  // namespace manifold

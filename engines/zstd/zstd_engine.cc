@@ -293,7 +293,8 @@ class ZstdCursor final : public Cursor {
     }
     try {
       if (ahead_codec_ == nullptr) ahead_codec_ = std::make_unique<PooledCodec>(ahead_shared_);
-      ahead_ = std::make_unique<ScanAhead>(inner_.get(), reverse, lookup_, ahead_codec_->get());
+      ahead_ = std::make_unique<ScanAhead>(inner_.get(), reverse, lookup_, ahead_codec_->get(),
+                                           codec_);
       return true;
     } catch (const std::system_error&) {  // no thread to be had: decode here
       ahead_shared_ = nullptr;

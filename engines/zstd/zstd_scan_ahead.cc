@@ -1,5 +1,6 @@
 #include "zstd/zstd_scan_ahead.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace manifold {
@@ -10,8 +11,13 @@ constexpr char kContext[] = "value of a cursor";
 
 }  // namespace
 
-ScanAhead::ScanAhead(Cursor* inner, bool reverse, DictionaryLookup lookup, ZstdCodec* codec)
-    : inner_(inner), reverse_(reverse), lookup_(std::move(lookup)), codec_(codec) {
+ScanAhead::ScanAhead(Cursor* inner, bool reverse, DictionaryLookup lookup, ZstdCodec* codec,
+                     ZstdCodec* caller_codec)
+    : inner_(inner),
+      reverse_(reverse),
+      lookup_(std::move(lookup)),
+      codec_(codec),
+      caller_codec_(caller_codec) {
   thread_ = std::thread(&ScanAhead::Run, this);
 }
 
@@ -113,6 +119,7 @@ void ScanAhead::FillNext() {
     e.dict = last;
   }
   batch->values.resize(batch->entries.size());
+  batch->next.store(0);
   {
     std::lock_guard<std::mutex> lock(mu_);
     filled_.store(filled_.load() + 1);
@@ -122,8 +129,9 @@ void ScanAhead::FillNext() {
 
 template <typename Ready>
 void ScanAhead::Await(Ready ready) {
-  // The other side usually finishes within a few microseconds of work, and
-  // waking a sleeping thread costs more than that: spin a little first.
+  // The other side is often a few microseconds from done, less than waking
+  // a sleeping thread costs: spin that long first (kSpins pauses, about
+  // 10 us), no longer, since a spin burns the core the other side may need.
   for (int spin = 0; spin < kSpins; ++spin) {
     if (ready()) return;
 #if defined(__x86_64__) || defined(__i386__)
@@ -135,6 +143,11 @@ void ScanAhead::Await(Ready ready) {
 }
 
 void ScanAhead::WaitFor(size_t n) {
+  // What the thread has not claimed yet is quicker done here than waited for.
+  // The thread may still be decoding a run it claimed: wait for it to leave
+  // the batch, after which it never touches it again (so the slot can be
+  // refilled).
+  Decode(&batches_[n % kDepth], caller_codec_, /*on_thread=*/false);
   Await([this, n] { return decoded_.load() > n; });
 }
 
@@ -142,7 +155,7 @@ void ScanAhead::Run() {
   for (size_t next = 0;; ++next) {
     Await([this, next] { return quit_.load() || filled_.load() > next; });
     if (quit_.load()) return;
-    Decode(&batches_[next % kDepth]);
+    Decode(&batches_[next % kDepth], codec_, /*on_thread=*/true);
     {
       std::lock_guard<std::mutex> lock(mu_);
       decoded_.store(next + 1);
@@ -151,18 +164,23 @@ void ScanAhead::Run() {
   }
 }
 
-void ScanAhead::Decode(Batch* batch) {
+void ScanAhead::Decode(Batch* batch, ZstdCodec* codec, bool on_thread) {
+  const size_t size = batch->entries.size();
   Bytes stored(batch->stored);
-  for (size_t i = 0; i < batch->entries.size(); ++i) {
-    if (quit_.load(std::memory_order_relaxed)) return;
-    Entry& e = batch->entries[i];
-    if (!e.status.ok()) continue;
-    try {
-      Status s = codec_->DecodeWith(stored.substr(e.stored_offset, e.stored_size), e.dict,
-                                    &batch->values[i]);
-      if (!s.ok()) e.status = s.WithContext(kContext);
-    } catch (...) {  // std::bad_alloc: thrown on the caller's thread instead
-      e.thrown = std::current_exception();
+  for (;;) {
+    const size_t first = batch->next.fetch_add(kClaim);
+    if (first >= size) return;
+    for (size_t i = first; i < std::min(first + kClaim, size); ++i) {
+      if (on_thread && quit_.load(std::memory_order_relaxed)) return;
+      Entry& e = batch->entries[i];
+      if (!e.status.ok()) continue;
+      try {
+        Status s = codec->DecodeWith(stored.substr(e.stored_offset, e.stored_size), e.dict,
+                                     &batch->values[i]);
+        if (!s.ok()) e.status = s.WithContext(kContext);
+      } catch (...) {  // std::bad_alloc: thrown on the caller's thread, at this value
+        e.thrown = std::current_exception();
+      }
     }
   }
 }

@@ -1,12 +1,15 @@
 // ScanAhead: the values of a long scan of a read snapshot, decoded on a
-// thread of its own a batch ahead of the caller.
+// thread of its own a batch ahead of the caller (and by the caller too, when
+// it would otherwise wait).
 //
 // A scan of a compressed table spends about as long in zstd as in everything
 // else it does per row (SQLite's own work included). ScanAhead reads the
 // next batch of entries from the inner cursor, copies their keys and stored
 // values, and hands the batch to its thread, which decodes it while the
-// caller works through the batch before. With a core to spare the scan takes
-// about as long as an uncompressed one; its CPU time does not change.
+// caller works through the batch before. When the caller reaches a batch the
+// thread has not finished, it decodes the rest of it alongside the thread:
+// both claim runs of kClaim values from the batch. With a core to spare the
+// scan takes about as long as an uncompressed one.
 //
 // Only for cursors of read transactions: the snapshot does not change under
 // them, so the entries read ahead are the ones the inner cursor would give
@@ -14,8 +17,9 @@
 // with one Seek.
 //
 // Thread-safety: used by one thread; the thread it starts touches only the
-// batch it was handed and the codec it was given, never the inner cursor or
-// the transaction.
+// batches it was handed and the codec it was given, never the inner cursor
+// or the transaction. Each value of a batch is decoded by the one thread that
+// claimed it.
 #ifndef MANIFOLD_ENGINES_ZSTD_ZSTD_SCAN_AHEAD_H_
 #define MANIFOLD_ENGINES_ZSTD_ZSTD_SCAN_AHEAD_H_
 
@@ -42,14 +46,17 @@ class ScanAhead {
   // Batches in the ring: the one the caller reads and two for the thread,
   // so that it has the next one while the caller fills the one after.
   static constexpr size_t kDepth = 3;
-  static constexpr int kSpins = 4000;
+  static constexpr size_t kClaim = 16;  // values claimed at a time
+  static constexpr int kSpins = 500;  // pauses before a wait sleeps
 
   // Reads ahead of `inner` (which must be Valid(): the scan continues after
   // its entry) in the direction `reverse` says, finding dictionaries with
-  // `lookup` on the caller's thread and decoding with `codec` on its own.
-  // `inner`, `codec` and what `lookup` reads must outlive this object.
-  // Throws std::system_error when no thread can be started.
-  ScanAhead(Cursor* inner, bool reverse, DictionaryLookup lookup, ZstdCodec* codec);
+  // `lookup` on the caller's thread. The thread decodes with `codec`, the
+  // caller with `caller_codec`. `inner`, both codecs and what `lookup` reads
+  // must outlive this object. Throws std::system_error when no thread can be
+  // started.
+  ScanAhead(Cursor* inner, bool reverse, DictionaryLookup lookup, ZstdCodec* codec,
+            ZstdCodec* caller_codec);
   ScanAhead(const ScanAhead&) = delete;
   ScanAhead& operator=(const ScanAhead&) = delete;
   // Stops the thread (after the value it is decoding) and waits for it.
@@ -87,6 +94,7 @@ class ScanAhead {
     std::vector<DictionaryPtr> held;   // the dictionaries the entries name
     bool ended = false;                // the inner cursor ended after the entries
     Status end;                        // and why (OK at the end of the keyspace)
+    std::atomic<size_t> next{0};       // the first entry no thread has claimed
   };
 
   const Batch& serving() const { return batches_[served_ % kDepth]; }
@@ -96,18 +104,22 @@ class ScanAhead {
   // Fills the next batch from the inner cursor, on the caller's thread, and
   // hands it to the thread.
   void FillNext();
-  // Waits until the thread has decoded batch number `n` (counted from 0).
+  // Returns once batch number `n` (counted from 0) is decoded, decoding what
+  // the thread has not claimed of it.
   void WaitFor(size_t n);
   // Returns once ready() holds (it is true once it holds: a count grows).
   template <typename Ready>
   void Await(Ready ready);
   void Run();
-  void Decode(Batch* batch);
+  // Claims and decodes runs of `batch` with `codec` until none is left (or,
+  // on the thread, until it is told to quit).
+  void Decode(Batch* batch, ZstdCodec* codec, bool on_thread);
 
   Cursor* inner_;
   const bool reverse_;
   DictionaryLookup lookup_;
   ZstdCodec* codec_;
+  ZstdCodec* caller_codec_;
 
   // Batch number n lives in batches_[n % kDepth].
   std::array<Batch, kDepth> batches_;
@@ -118,8 +130,9 @@ class ScanAhead {
   bool ended_ = false;    // the inner cursor has ended: no batch is filled after
   Status end_;            // status() once past the last entry
 
-  // Batches filled and decoded so far. Each is written under mu_ and read
-  // either under it or, while spinning before a wait, without it.
+  // Batches filled, and batches the thread is done with (it claims nothing
+  // more of them). Each is written under mu_ and read either under it or,
+  // while spinning before a wait, without it.
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<size_t> filled_{0};

@@ -505,11 +505,17 @@ Status LmdbEnv::RefreshHandlesIfStale(bool by_writer) {
 Status LmdbEnv::RefreshHandles(bool by_writer) {
   MDB_txn* txn = nullptr;
   MANIFOLD_RETURN_IF_ERROR(BeginTxn(nullptr, MDB_RDONLY, std::chrono::milliseconds(0), &txn));
+  // The transaction stops counting as live once handle_mu_ is released
+  // (declared before the lock, so destroyed after it): EndTxn takes txn_mu_,
+  // and Compact() takes handle_mu_ while it holds txn_mu_.
+  struct Counted {
+    LmdbEnv* env;
+    ~Counted() { env->EndTxn(); }
+  } counted{this};
   std::unique_lock<std::shared_mutex> lock(handle_mu_);
   if (writer_live_ && !by_writer) {
     // The writer may be opening slots; its view of the table must stay ours.
     mdb_txn_abort(txn);
-    EndTxn();
     return Status::OK();
   }
   uint64_t txnid = mdb_txn_id(txn);
@@ -539,17 +545,14 @@ Status LmdbEnv::RefreshHandles(bool by_writer) {
     // page freed after it reused again) and keep the map from growing.
     if (cursor != nullptr) mdb_cursor_close(cursor);
     mdb_txn_abort(txn);
-    EndTxn();
     throw;
   }
   if (cursor != nullptr) mdb_cursor_close(cursor);
   if (rc != MDB_NOTFOUND) {
     mdb_txn_abort(txn);  // closes the slots it opened
-    EndTxn();
     return Error(rc, "cannot list named databases");
   }
   rc = mdb_txn_commit(txn);  // a committed read transaction shares its slots
-  EndTxn();
   if (rc != 0) return Error(rc, "cannot open named databases");
   for (const auto& [name, dbi] : opened) {
     SetHandleLocked(name, dbi);

@@ -631,6 +631,47 @@ TEST_P(OomTest, NoReadTransactionOutlivesAFailure) {
   EXPECT_LT(after, before + 8 * 400 * 1024) << "before " << before << " bytes, after " << after;
 }
 
+// A scan of a compressed table that goes past 256 rows decodes ahead on a
+// thread of its own (engines/zstd/zstd_scan_ahead.h) and reads the rows
+// ahead on the caller's thread. Every allocation of such a scan on this
+// thread is failed once in turn: the scan must give its result or a clean
+// error, and the scan after it the right result.
+TEST_P(OomTest, AScanThatDecodesAheadFailsCleanly) {
+  ASSERT_EQ(SQLITE_OK, g_sqlite_hook_rc);
+  const std::string engine = GetParam();
+  if (engine == "rocksdb") GTEST_SKIP() << "RocksDB compresses on its own, without read-ahead";
+  RegisterManifold();
+  g_fail_new = true;
+  TempDir dir;
+  Connection db(dir.path() + "/main.db");
+  MustRun(db, "CREATE VIRTUAL TABLE c USING " + engine +
+                  "(k INTEGER PRIMARY KEY, doc TEXT, compression=zstd, " +
+                  StoreOptions(engine, dir.path() + "/store." + engine, "c") +
+                  "); WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n "
+                  "WHERE x < 700) INSERT INTO c SELECT x, "
+                  "replace(hex(zeroblob(200)), '00', 'ahead ') || x FROM n");
+  const std::string scan = "SELECT count(*), sum(length(doc)), max(substr(doc, -3)) FROM c";
+  const Outcome want = ArmedRunSql(db, scan);  // not armed
+  ASSERT_EQ(SQLITE_OK, want.rc) << want.ToString();
+  long failed_scans = 0;
+  for (long n = 1;; ++n) {
+    SCOPED_TRACE("allocation " + std::to_string(n));
+    Arm(n, /*sticky=*/false);
+    Outcome got = ArmedRunSql(db, scan);
+    Disarm();
+    if (got.rc != SQLITE_OK) {
+      ++failed_scans;
+      EXPECT_TRUE(Acceptable(got, engine, scan)) << got.ToString();
+    } else {
+      EXPECT_EQ(want.rows, got.rows);
+    }
+    if (t_injector.failed == 0) break;
+    Outcome again = ArmedRunSql(db, scan);
+    ASSERT_EQ(want.rows, again.rows) << again.ToString();
+  }
+  EXPECT_GT(failed_scans, 0);
+}
+
 // The engine-level tests below: a store of `engine` in `dir` (sync=off:
 // durability is not under test) holding keyspace "t" with `rows`, and each
 // round's write transaction on "t".

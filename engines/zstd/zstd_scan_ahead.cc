@@ -31,7 +31,7 @@ ScanAhead::~ScanAhead() {
 }
 
 bool ScanAhead::Step() {
-  if (on_entry_ && !entry().status.ok()) return false;
+  if (failed_ || (on_entry_ && !entry().status.ok())) return false;
   if (started_ && index_ + 1 < serving().entries.size()) {
     ++index_;
     return Land();
@@ -45,9 +45,18 @@ bool ScanAhead::Step() {
     ++served_;  // the caller's bytes of the batch before died with this step
   }
   started_ = true;
-  // Refill the free slots while the thread decodes the batch to be served.
-  while (!ended_ && filled_.load() < served_ + kDepth) FillNext();
-  WaitFor(served_);
+  try {
+    // Refill the free slots while the thread decodes the batch to be served.
+    while (!ended_ && filled_.load() < served_ + kDepth) FillNext();
+    WaitFor(served_);
+  } catch (...) {
+    // Out of memory part way through a batch: the inner cursor has moved past
+    // rows no batch holds, so the scan cannot go on from here.
+    on_entry_ = false;
+    end_ = Status::Internal("a scan reading ahead ran out of memory; seek to go on");
+    failed_ = true;
+    throw;
+  }
   index_ = 0;
   if (serving().entries.empty()) {
     on_entry_ = false;

@@ -66,7 +66,8 @@ class ScanAhead {
 
   // Moves to the next entry of the scan. False at the end of the keyspace or
   // on an entry whose value failed; status() says which. Rethrows on the
-  // caller's thread an exception (std::bad_alloc) the decoding thread met.
+  // caller's thread an exception (std::bad_alloc) the decoding thread met;
+  // after one thrown while reading ahead, the scan is !Valid() for good.
   bool Step();
 
   bool Valid() const { return on_entry_ && entry().status.ok(); }
@@ -128,6 +129,7 @@ class ScanAhead {
   bool on_entry_ = false;
   bool started_ = false;  // batch 0 has been served
   bool ended_ = false;    // the inner cursor has ended: no batch is filled after
+  bool failed_ = false;   // a step threw: status() says so, and the scan is over
   Status end_;            // status() once past the last entry
 
   // Batches filled, and batches the thread is done with (it claims nothing

@@ -214,6 +214,9 @@ class ZstdCursor final : public Cursor {
         codec_(codec),
         lookup_(std::move(lookup)),
         ahead_shared_(std::move(ahead_shared)) {}
+  ZstdCursor(const ZstdCursor&) = delete;
+  ZstdCursor& operator=(const ZstdCursor&) = delete;
+  ~ZstdCursor() override { DropAhead(); }
 
   bool Valid() const override {
     return error_.ok() && (ahead_ != nullptr ? ahead_->Valid() : inner_->Valid());
@@ -245,9 +248,19 @@ class ZstdCursor final : public Cursor {
   }
 
  private:
+  // Ends the read-ahead. In a forked child its thread did not come along, and
+  // its mutex and condition variable are copies of the parent's state: it is
+  // left as it is, with the codec it decodes with (zstd_scan_ahead.h).
+  void DropAhead() {
+    if (ahead_ != nullptr && ahead_->inherited()) {
+      (void)ahead_.release();
+      (void)ahead_codec_.release();
+    }
+    ahead_.reset();
+  }
   // A move to anywhere: the scan, if any, is over.
   void Jumped() {
-    ahead_.reset();
+    DropAhead();
     run_ = 0;
     Moved();
   }
@@ -277,11 +290,11 @@ class ZstdCursor final : public Cursor {
   // caller is on (the snapshot holds still, so one Seek finds it).
   void Settle() {
     if (!ahead_->Valid()) {  // past the end or on a failed value: the caller must seek
-      ahead_.reset();
+      DropAhead();
       return;
     }
     std::string key(ahead_->key());
-    ahead_.reset();
+    DropAhead();
     inner_->Seek(key);
   }
   bool StartAhead(bool reverse) {

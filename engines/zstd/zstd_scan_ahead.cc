@@ -31,6 +31,11 @@ ScanAhead::~ScanAhead() {
 }
 
 bool ScanAhead::Step() {
+  if (!failed_ && owner_.inherited()) {
+    on_entry_ = false;
+    end_ = owner_.Check("a scan reading ahead");
+    failed_ = true;
+  }
   if (failed_ || (on_entry_ && !entry().status.ok())) return false;
   if (started_ && index_ + 1 < serving().entries.size()) {
     ++index_;

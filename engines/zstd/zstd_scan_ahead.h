@@ -20,6 +20,13 @@
 // batches it was handed and the codec it was given, never the inner cursor
 // or the transaction. Each value of a batch is decoded by the one thread that
 // claimed it.
+//
+// fork(): the thread does not come along into a child, and the child's copies
+// of the mutex and condition variable may show it holding or waiting on them.
+// In a child, Step() fails at once (it would serve the parent's rows, or wait
+// for a batch no thread decodes), and the owner must not destroy the object
+// (inherited() says when): its destructor would join a thread that is not
+// there and destroy a condition variable that thread may be waiting on.
 #ifndef MANIFOLD_ENGINES_ZSTD_ZSTD_SCAN_AHEAD_H_
 #define MANIFOLD_ENGINES_ZSTD_ZSTD_SCAN_AHEAD_H_
 
@@ -32,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/fork_guard.h"
 #include "manifold/engine.h"
 #include "zstd/zstd_codec.h"
 
@@ -63,6 +71,8 @@ class ScanAhead {
   ~ScanAhead();
 
   bool reverse() const { return reverse_; }
+  // True in a process forked after this object started its thread.
+  bool inherited() const { return owner_.inherited(); }
 
   // Moves to the next entry of the scan. False at the end of the keyspace or
   // on an entry whose value failed; status() says which. Rethrows on the
@@ -116,6 +126,7 @@ class ScanAhead {
   // on the thread, until it is told to quit).
   void Decode(Batch* batch, ZstdCodec* codec, bool on_thread);
 
+  OwnerProcess owner_;
   Cursor* inner_;
   const bool reverse_;
   DictionaryLookup lookup_;

@@ -195,6 +195,16 @@ class ZstdLayerTest : public ::testing::TestWithParam<std::string> {
         << j.stored << "/" << j.logical << ", logs " << l.stored << "/" << l.logical << ")";
   }
 
+  // Writes `count` JSON rows (keys k10000, k10001, ...) into keyspace
+  // `name`; returns them in key order.
+  KeyValues PutJsonRows(const std::string& name, int count, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::map<std::string, std::string> rows;
+    for (int i = 0; i < count; ++i) rows["k" + std::to_string(10000 + i)] = JsonRow(rng, i);
+    PutAll(name, rows);
+    return AsKeyValues(rows);
+  }
+
   static KeyValues AsKeyValues(const std::map<std::string, std::string>& model) {
     return KeyValues(model.begin(), model.end());
   }
@@ -672,11 +682,7 @@ TEST_P(ZstdLayerTest, ScansThatDecodeAheadGiveWhatOneStepAtATimeGives) {
 // parent's scan goes on. (Not under ThreadSanitizer in CI: it forks a
 // process with threads.)
 TEST_P(ZstdLayerTest, AForkedChildNeitherWaitsForNorUsesTheParentsScanThread) {
-  std::mt19937_64 rng(13);
-  std::map<std::string, std::string> rows;
-  for (int i = 0; i < 1500; ++i) rows["k" + std::to_string(10000 + i)] = JsonRow(rng, i);
-  PutAll("t", rows);
-  const KeyValues model = AsKeyValues(rows);
+  const KeyValues model = PutJsonRows("t", 1500, 13);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<ReadTxn> txn, engine_->BeginRead());
   ASSERT_OK_AND_ASSIGN(Keyspace ks, txn->OpenKeyspace("t"));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Cursor> c, txn->NewCursor(ks));
@@ -698,7 +704,9 @@ TEST_P(ZstdLayerTest, AForkedChildNeitherWaitsForNorUsesTheParentsScanThread) {
   ASSERT_EQ(child, ::waitpid(child, &status, 0));
   EXPECT_TRUE(WIFEXITED(status)) << "the child was killed by signal "
                                  << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  if (WIFEXITED(status)) EXPECT_EQ(0, WEXITSTATUS(status));
+  if (WIFEXITED(status)) {
+    EXPECT_EQ(0, WEXITSTATUS(status));
+  }
   for (int i = 601; i < static_cast<int>(model.size()); ++i) {
     ASSERT_TRUE(c->NextEntry(&key, &value)) << i;
     ASSERT_EQ(model[i].first, key);
@@ -711,11 +719,7 @@ TEST_P(ZstdLayerTest, AForkedChildNeitherWaitsForNorUsesTheParentsScanThread) {
 // A damaged stored value stops a scan with Corruption at that value, whether
 // the scan decodes one step at a time or ahead, and loses none before it.
 TEST_P(ZstdLayerTest, ADamagedValueStopsAScanAtThatValue) {
-  std::mt19937_64 rng(12);
-  std::map<std::string, std::string> rows;
-  for (int i = 0; i < 2000; ++i) rows["k" + std::to_string(10000 + i)] = JsonRow(rng, i);
-  PutAll("t", rows);
-  const KeyValues model = AsKeyValues(rows);
+  const KeyValues model = PutJsonRows("t", 2000, 12);
   // Written below the layer: a dictionary that does not exist, a frame cut
   // short (its header holds, its body does not), a frame header zstd cannot
   // read, and a header of no known kind.

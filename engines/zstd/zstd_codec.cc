@@ -98,27 +98,26 @@ Status ZstdCodec::Encode(Bytes value, const ZstdDictionary* dict, std::string* o
 Status ZstdCodec::Decode(Bytes stored, const DictionaryLookup& lookup, std::string* out) {
   Result<ZstdStoredHeader> header = ReadZstdHeader(stored);
   if (!header.ok()) return header.status();
-  if (header->kind != kZstdWithDictionary) return DecodeWith(stored, nullptr, out);
+  if (header->kind != kZstdWithDictionary) return DecodeFrame(*header, nullptr, out);
   Result<DictionaryPtr> found = lookup(header->dictionary_id);
   if (!found.ok()) return found.status();
-  return DecodeWith(stored, found->get(), out);
+  return DecodeFrame(*header, found->get(), out);
 }
 
-Status ZstdCodec::DecodeWith(Bytes stored, const ZstdDictionary* dict, std::string* out) {
-  Result<ZstdStoredHeader> header = ReadZstdHeader(stored);
-  if (!header.ok()) return header.status();
-  if ((header->kind == kZstdWithDictionary) != (dict != nullptr) ||
-      (dict != nullptr && dict->id() != header->dictionary_id)) {
+Status ZstdCodec::DecodeFrame(const ZstdStoredHeader& header, const ZstdDictionary* dict,
+                              std::string* out) {
+  if ((header.kind == kZstdWithDictionary) != (dict != nullptr) ||
+      (dict != nullptr && dict->id() != header.dictionary_id)) {
     return Status::Internal("zstd: a value decoded with a dictionary it does not name");
   }
-  if (header->kind == kZstdRaw) {
-    out->assign(header->payload.data(), header->payload.size());
+  if (header.kind == kZstdRaw) {
+    out->assign(header.payload.data(), header.payload.size());
     return Status::OK();
   }
-  if (header->decoded_size > kMaxValueSize) return Status::Corruption("zstd: damaged frame header");
+  if (header.decoded_size > kMaxValueSize) return Status::Corruption("zstd: damaged frame header");
   if (dctx_ == nullptr && (dctx_ = ZSTD_createDCtx()) == nullptr) throw std::bad_alloc();
-  out->resize(static_cast<size_t>(header->decoded_size));
-  Bytes frame = header->payload;
+  out->resize(static_cast<size_t>(header.decoded_size));
+  Bytes frame = header.payload;
   size_t n = dict != nullptr ? ZSTD_decompress_usingDDict(dctx_, out->data(), out->size(),
                                                           frame.data(), frame.size(), dict->ddict())
                              : ZSTD_decompressDCtx(dctx_, out->data(), out->size(), frame.data(),

@@ -53,6 +53,16 @@ using DictionaryPtr = std::shared_ptr<const ZstdDictionary>;
 // Finds dictionary `id` for decoding; NotFound/Corruption if it cannot.
 using DictionaryLookup = std::function<Result<DictionaryPtr>(uint64_t id)>;
 
+// What the header of a stored value says.
+struct ZstdStoredHeader {
+  ZstdHeader kind = kZstdRaw;
+  uint64_t dictionary_id = 0;  // when kind is kZstdWithDictionary
+  uint64_t decoded_size = 0;   // the size of the value it holds
+  Bytes payload;               // the raw value or the zstd frame, within `stored`
+};
+// Reads the header of `stored`; Corruption when it is damaged.
+Result<ZstdStoredHeader> ReadZstdHeader(Bytes stored);
+
 // Creates each zstd context at its first use (a transaction that only reads
 // never compresses); throws std::bad_alloc when zstd cannot allocate one.
 class ZstdCodec {
@@ -67,25 +77,17 @@ class ZstdCodec {
   Status Encode(Bytes value, const ZstdDictionary* dict, std::string* out);
   // Stores in *out the value that `stored` holds.
   Status Decode(Bytes stored, const DictionaryLookup& lookup, std::string* out);
-  // As above, with the dictionary `stored` names already found: `dict` is
-  // that dictionary, or null when `stored` names none.
-  Status DecodeWith(Bytes stored, const ZstdDictionary* dict, std::string* out);
+  // Stores in *out the value of a stored value whose header ReadZstdHeader
+  // has read, with the dictionary it names already found: `dict` is that
+  // dictionary, or null when it names none.
+  Status DecodeFrame(const ZstdStoredHeader& header, const ZstdDictionary* dict,
+                     std::string* out);
 
  private:
   int level_;
   ZSTD_CCtx* cctx_ = nullptr;
   ZSTD_DCtx* dctx_ = nullptr;
 };
-
-// What the header of a stored value says.
-struct ZstdStoredHeader {
-  ZstdHeader kind = kZstdRaw;
-  uint64_t dictionary_id = 0;  // when kind is kZstdWithDictionary
-  uint64_t decoded_size = 0;   // the size of the value it holds
-  Bytes payload;               // the raw value or the zstd frame, within `stored`
-};
-// Reads the header of `stored`; Corruption when it is damaged.
-Result<ZstdStoredHeader> ReadZstdHeader(Bytes stored);
 
 // Returns the size of the value `stored` holds, from its header alone.
 Result<uint64_t> ZstdDecodedSize(Bytes stored);

@@ -92,7 +92,7 @@ Bytes ScanAhead::value() const { return serving().values[index_]; }
 void ScanAhead::FillNext() {
   Batch* batch = &batches_[filled_.load() % kDepth];
   batch->keys.clear();
-  batch->stored.clear();
+  batch->payloads.clear();
   batch->entries.clear();
   batch->held.clear();
   batch->ended = false;
@@ -110,15 +110,17 @@ void ScanAhead::FillNext() {
     Entry& e = batch->entries.emplace_back();
     e.key_offset = batch->keys.size();
     e.key_size = key.size();
-    e.stored_offset = batch->stored.size();
-    e.stored_size = stored.size();
     batch->keys.append(key);
-    batch->stored.append(stored);
     Result<ZstdStoredHeader> header = ReadZstdHeader(stored);
     if (!header.ok()) {
       e.status = header.status().WithContext(kContext);
       continue;
     }
+    e.header = *header;
+    e.header.payload = Bytes();  // a view of the engine's bytes, gone at the next step
+    e.payload_offset = batch->payloads.size();
+    e.payload_size = header->payload.size();
+    batch->payloads.append(header->payload);
     decoded += header->decoded_size;
     if (header->kind != kZstdWithDictionary) continue;
     if (last == nullptr || last->id() != header->dictionary_id) {
@@ -180,7 +182,7 @@ void ScanAhead::Run() {
 
 void ScanAhead::Decode(Batch* batch, ZstdCodec* codec, bool on_thread) {
   const size_t size = batch->entries.size();
-  Bytes stored(batch->stored);
+  Bytes payloads(batch->payloads);
   for (;;) {
     const size_t first = batch->next.fetch_add(kClaim);
     if (first >= size) return;
@@ -189,8 +191,8 @@ void ScanAhead::Decode(Batch* batch, ZstdCodec* codec, bool on_thread) {
       Entry& e = batch->entries[i];
       if (!e.status.ok()) continue;
       try {
-        Status s = codec->DecodeWith(stored.substr(e.stored_offset, e.stored_size), e.dict,
-                                     &batch->values[i]);
+        e.header.payload = payloads.substr(e.payload_offset, e.payload_size);
+        Status s = codec->DecodeFrame(e.header, e.dict, &batch->values[i]);
         if (!s.ok()) e.status = s.WithContext(kContext);
       } catch (...) {  // std::bad_alloc: thrown on the caller's thread, at this value
         e.thrown = std::current_exception();

@@ -91,15 +91,16 @@ class ScanAhead {
   struct Entry {
     size_t key_offset = 0;
     size_t key_size = 0;
-    size_t stored_offset = 0;
-    size_t stored_size = 0;
+    ZstdStoredHeader header;     // read when filled; its payload is set when decoded
+    size_t payload_offset = 0;   // the payload's place in Batch::payloads
+    size_t payload_size = 0;
     const ZstdDictionary* dict = nullptr;
     Status status;               // a damaged value or a missing dictionary
     std::exception_ptr thrown;   // what decoding threw
   };
   struct Batch {
     std::string keys;                  // every entry's key, one after another
-    std::string stored;                // every entry's stored value
+    std::string payloads;              // every entry's raw value or zstd frame
     std::vector<Entry> entries;
     std::vector<std::string> values;   // decoded, one per entry (kept for reuse)
     std::vector<DictionaryPtr> held;   // the dictionaries the entries name

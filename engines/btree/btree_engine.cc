@@ -89,6 +89,27 @@ Status KeyspaceGone(const Keyspace& ks) {
   return Status::NotFound("keyspace '" + ks.name + "' was dropped");
 }
 
+// A commit's record in the log (FORMAT.md, "The commit log"): its changes in
+// order, each an op byte and varint-prefixed byte strings.
+enum LogOp : uint8_t { kLogCreate = 1, kLogDrop = 2, kLogPut = 3, kLogDelete = 4 };
+
+void AppendBytes(std::string* out, Bytes bytes) {
+  uint8_t len[10];
+  out->append(reinterpret_cast<const char*>(len), PutVarint(len, bytes.size()));
+  out->append(bytes);
+}
+
+// Reads the next varint-prefixed byte string of a record; false at a malformed one.
+bool NextBytes(Bytes* record, Bytes* bytes) {
+  const auto* p = reinterpret_cast<const uint8_t*>(record->data());
+  uint64_t n = 0;
+  const size_t used = GetVarint(p, p + record->size(), &n);
+  if (used == 0 || n > record->size() - used) return false;
+  *bytes = record->substr(used, n);
+  record->remove_prefix(used + n);
+  return true;
+}
+
 // Where a cursor finds its tree's current root.
 class RootSource {
  public:
@@ -307,6 +328,7 @@ class BtreeWriteTxn final : public WriteTxn {
  public:
   BtreeWriteTxn(std::shared_ptr<Store> store, WriteGateHold hold)
       : store_(std::move(store)), hold_(std::move(hold)) {
+    logged_ = store_->logging();
     std::vector<uint64_t> reusable;
     base_ = store_->BeginWrite(&reusable);
     meta_ = base_.meta;
@@ -369,6 +391,7 @@ class BtreeWriteTxn final : public WriteTxn {
                                                 EncodeCatalogValue(ks->id, 0, 0), &inserted)));
     keyspaces_[ks->name] = ks;
     ++version_;
+    Log(kLogCreate, name);
     return Keyspace{ks->name, ks->id};
   }
 
@@ -383,6 +406,7 @@ class BtreeWriteTxn final : public WriteTxn {
     ks->dropped = true;
     keyspaces_.erase(ks->name);
     ++version_;
+    Log(kLogDrop, name);
     return Status::OK();
   }
 
@@ -404,6 +428,7 @@ class BtreeWriteTxn final : public WriteTxn {
       --(*state)->count;
       (*state)->dirty = true;
       ++version_;
+      Log(kLogDelete, ks.name, key);
     }
     return Status::OK();
   }
@@ -416,6 +441,7 @@ class BtreeWriteTxn final : public WriteTxn {
     saved.meta = meta_;
     for (const auto& [name, ks] : keyspaces_) saved.keyspaces[name] = *ks;
     saved.mark = mutator_->Savepoint();
+    saved.record_size = record_.size();
     savepoints_.push_back(std::move(saved));
     return Status::OK();
   }
@@ -429,6 +455,7 @@ class BtreeWriteTxn final : public WriteTxn {
     Saved& saved = savepoints_.back();
     saved.level = level;
     mutator_->RollbackTo(saved.mark);
+    if (logged_) record_.resize(saved.record_size);
     meta_ = saved.meta;
     // Keyspaces created since are gone; the others get their old roots back.
     for (auto it = keyspaces_.begin(); it != keyspaces_.end();) {
@@ -458,9 +485,50 @@ class BtreeWriteTxn final : public WriteTxn {
   Status Commit() override {
     MANIFOLD_RETURN_IF_ERROR(Live());
     Status s = FlushCatalog();
-    if (s.ok()) s = store_->Commit(*mutator_, meta_);
+    if (s.ok()) s = store_->Commit(*mutator_, meta_, 0, logged_ ? &record_ : nullptr);
     End();
     return s;
+  }
+
+  // Applies one logged commit's changes (recovery). Corruption when the
+  // record does not read as one, or names what does not exist.
+  Status Replay(Bytes record) {
+    const auto bad = [this](const std::string& what) {
+      End();
+      return Status::Corruption("btree commit log: a record " + what);
+    };
+    std::map<std::string, Keyspace, std::less<>> open;
+    while (!record.empty()) {
+      const auto op = static_cast<uint8_t>(record[0]);
+      record.remove_prefix(1);
+      Bytes name, key, value;
+      if (!NextBytes(&record, &name)) return bad("is cut short");
+      if (op == kLogCreate || op == kLogDrop) {
+        open.erase(std::string(name));
+        Status s = op == kLogCreate ? CreateKeyspace(name).status() : DropKeyspace(name);
+        if (!s.ok()) return bad("cannot be replayed: " + s.ToString());
+        continue;
+      }
+      if (op != kLogPut && op != kLogDelete) return bad("holds an unknown change");
+      if (!NextBytes(&record, &key) || (op == kLogPut && !NextBytes(&record, &value))) {
+        return bad("is cut short");
+      }
+      auto it = open.find(name);
+      if (it == open.end()) {
+        Result<Keyspace> ks = OpenKeyspace(name);
+        if (!ks.ok()) return bad("cannot be replayed: " + ks.status().ToString());
+        it = open.emplace(std::string(name), *ks).first;
+      }
+      Status s = op == kLogPut ? Put(it->second, key, value) : Delete(it->second, key);
+      if (!s.ok()) return bad("cannot be replayed: " + s.ToString());
+    }
+    return Status::OK();
+  }
+
+  // The commit goes to the store file, synced (a checkpoint), not the log.
+  void Unlogged() {
+    logged_ = false;
+    std::string().swap(record_);
   }
 
   void Rollback() override { End(); }
@@ -468,6 +536,7 @@ class BtreeWriteTxn final : public WriteTxn {
   // Compact support: moves every page at or above `limit` lower down and
   // reports the highest page still in use.
   Status Relocate(uint64_t limit, uint64_t* live, uint64_t* max_pgno) {
+    Unlogged();  // moves pages, changes no row
     std::vector<std::string> names;
     {
       Result<std::vector<std::string>> list = ListKeyspaces();
@@ -507,6 +576,7 @@ class BtreeWriteTxn final : public WriteTxn {
   // keyspace dropped meanwhile is done.
   Status Repack(std::string_view name, size_t budget, std::string* from, bool* done) {
     MANIFOLD_RETURN_IF_ERROR(Live());
+    Unlogged();  // moves cells, changes no row
     Result<std::shared_ptr<KeyspaceState>> ks = Find(name);
     if (!ks.ok()) {
       *done = ks.status().IsNotFound();
@@ -533,7 +603,19 @@ class BtreeWriteTxn final : public WriteTxn {
     Meta meta;
     std::map<std::string, KeyspaceState> keyspaces;
     Mutator::Mark mark;
+    size_t record_size = 0;
   };
+
+  // Adds a change to the commit's log record; a record grown past what the
+  // log takes is dropped, and the commit syncs the store file instead.
+  void Log(LogOp op, Bytes name, Bytes key = {}, const Bytes* value = nullptr) {
+    if (!logged_) return;
+    record_.push_back(static_cast<char>(op));
+    AppendBytes(&record_, name);
+    if (op == kLogPut || op == kLogDelete) AppendBytes(&record_, key);
+    if (value != nullptr) AppendBytes(&record_, *value);
+    if (record_.size() > CommitLog::kMaxRecord) Unlogged();
+  }
 
   Status Live() const {
     if (mutator_ == nullptr) return Status::Aborted("btree write transaction is over");
@@ -554,6 +636,7 @@ class BtreeWriteTxn final : public WriteTxn {
     if (inserted) ++(*state)->count;
     (*state)->dirty = true;
     ++version_;
+    Log(kLogPut, ks.name, key, &value);
     return Status::OK();
   }
 
@@ -606,6 +689,9 @@ class BtreeWriteTxn final : public WriteTxn {
   std::map<std::string, std::shared_ptr<KeyspaceState>, std::less<>> keyspaces_;
   std::vector<Saved> savepoints_;
   uint64_t version_ = 1;
+  // The commit's changes for the log, while it keeps them (store logging).
+  bool logged_ = true;
+  std::string record_;
 };
 
 class BtreeEngine final : public Engine {
@@ -646,16 +732,23 @@ class BtreeEngine final : public Engine {
   // as they are: a writer may be reusing them, but nothing reachable from the
   // copied meta refers to them.
   Status Backup(const std::string& path) override {
-    Result<Snapshot> snap = store_->BeginRead();
+    // The free pages come along for a logged commit, whose freelist is in
+    // memory only (and whose newest pages are in the overlay, read here
+    // through Pages): the copy gets a freelist of its own, in pages after
+    // the snapshot's.
+    std::vector<uint64_t> free;
+    bool logged = false;
+    Result<Snapshot> snap = store_->BeginCheck(&free, &logged);
     if (!snap.ok()) return snap.status();
     struct EndRead {
       Store* store;
       uint64_t txn_id;
       ~EndRead() { store->EndRead(txn_id); }
     } end_read{store_.get(), snap->meta.txn_id};
-    const Meta& meta = snap->meta;
+    Meta meta = snap->meta;
     const uint64_t page_size = meta.page_size;
-    if (snap->mapping->size() < meta.page_count * page_size) {
+    const Pages pages = snap->pages(/*verify_checksums=*/false);
+    if (!logged && snap->mapping->size() < meta.page_count * page_size) {
       return Status::Corruption(store_->path() + ": the mapping is shorter than the committed pages");
     }
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -673,20 +766,61 @@ class BtreeEngine final : public Engine {
       return Status::OK();
     };
     Status s;
+    if (!logged) {
+      if (meta.page_count > 2) {
+        s = write_all(2 * page_size, snap->mapping->data() + 2 * page_size,
+                      (meta.page_count - 2) * page_size);
+      }
+    } else {
+      // Page by page (the overlay's or the file's), 256 pages per write.
+      std::vector<uint8_t> buffer(256 * page_size);
+      for (uint64_t first = 2; s.ok() && first < meta.page_count; first += 256) {
+        const uint64_t n = std::min<uint64_t>(256, meta.page_count - first);
+        for (uint64_t i = 0; i < n; ++i) {
+          const uint8_t* page = pages.Get(first + i);  // null: a free page past the file
+          uint8_t* out = buffer.data() + i * page_size;
+          if (page != nullptr) {
+            std::memcpy(out, page, page_size);
+          } else {
+            std::memset(out, 0, page_size);
+          }
+        }
+        s = write_all(first * page_size, buffer.data(), n * page_size);
+      }
+      const uint64_t per_page = (page_size - kHeaderSize) / 16;
+      const uint64_t chain = (free.size() + per_page - 1) / per_page;
+      std::vector<uint8_t> page(page_size);
+      for (uint64_t c = 0; s.ok() && c < chain; ++c) {
+        std::fill(page.begin(), page.end(), 0);
+        page[4] = kFreelistPage;
+        const uint64_t begin = c * per_page;
+        const uint64_t count = std::min<uint64_t>(per_page, free.size() - begin);
+        Store16(page.data() + 6, static_cast<uint16_t>(count));
+        Store64(page.data() + 16, c + 1 < chain ? meta.page_count + c + 1 : 0);
+        for (uint64_t e = 0; e < count; ++e) {
+          Store64(page.data() + kHeaderSize + 16 * e, free[begin + e]);  // freed by: 0
+        }
+        SealPage(page.data(), meta.page_count + c, static_cast<uint32_t>(page_size));
+        s = write_all((meta.page_count + c) * page_size, page.data(), page_size);
+      }
+      meta.freelist_head = chain == 0 ? 0 : meta.page_count;
+      meta.freelist_entries = free.size();
+      meta.page_count += chain;
+      meta.commit_record = 0;
+      meta.commit_pages = 0;
+      meta.commit_digest = 0;
+    }
     std::vector<uint8_t> meta_page(page_size, 0);
     EncodeMeta(meta, meta_page.data());
-    s = write_all(0, meta_page.data(), page_size);
+    if (s.ok()) s = write_all(0, meta_page.data(), page_size);
     if (s.ok()) s = write_all(page_size, meta_page.data(), page_size);
-    if (s.ok() && meta.page_count > 2) {
-      s = write_all(2 * page_size, snap->mapping->data() + 2 * page_size,
-                    (meta.page_count - 2) * page_size);
-    }
     if (s.ok() && ::fsync(fd) != 0) s = ErrnoStatus("btree: cannot fsync the backup", path, errno);
     ::close(fd);
     if (s.ok()) s = SyncParentDirectory(path);
     if (!s.ok()) ::unlink(path.c_str());
     return s;
   }
+
 
   // Moves live pages toward the start of the file, then cuts off the free
   // tail. Each round copies the pages above a target; the pages they leave
@@ -807,9 +941,18 @@ Status ParseOptions(const Options& options, StoreOptions* out) {
         return Status::InvalidArgument("btree option verify_checksums=" + value +
                                        " must be true or false");
       }
+    } else if (name == "log_size") {
+      char* end = nullptr;
+      const unsigned long long v = std::strtoull(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || v < CommitLog::kMinCapacity ||
+          v > CommitLog::kMaxCapacity || v % CommitLog::kBlockSize != 0) {
+        return Status::InvalidArgument("btree option log_size=" + value +
+                                       " must be a multiple of 4096 from 8192 to 1073741824");
+      }
+      out->log_size = v;
     } else {
       return Status::InvalidArgument("unknown btree option '" + name +
-                                     "' (known: page_size, verify_checksums)");
+                                     "' (known: page_size, verify_checksums, log_size)");
     }
   }
   if (options.path.empty()) return Status::InvalidArgument("btree needs a file path");
@@ -819,6 +962,23 @@ Status ParseOptions(const Options& options, StoreOptions* out) {
 std::atomic<BtreeFileOpener>& FileOpener() {
   static std::atomic<BtreeFileOpener> opener{nullptr};
   return opener;
+}
+
+// Replays the commits the store's log holds after its checkpoint, as one
+// commit that is itself a checkpoint, then settles the log.
+Status Recover(const std::shared_ptr<Store>& store) {
+  std::vector<std::string> records = store->TakeRecovery();
+  if (!records.empty()) {
+    MANIFOLD_RETURN_IF_ERROR(store->gate().Acquire(kCompactWait, store->path()));
+    BtreeWriteTxn txn(store, WriteGateHold(&store->gate()));
+    txn.Unlogged();
+    for (const std::string& record : records) {
+      Status s = txn.Replay(record);
+      if (!s.ok()) return s.WithContext(store->path());
+    }
+    MANIFOLD_RETURN_IF_ERROR(txn.Commit());
+  }
+  return store->SettleLog();
 }
 
 StoreRegistry<Store>& Registry() {
@@ -837,7 +997,7 @@ EngineInfo BtreeEngineInfo() {
   caps.empty_keys = true;
   caps.max_key_size = 0;
   return EngineInfo{"btree", "manifold btree format " + std::to_string(btree::kFormatVersion),
-                    caps, true, {"page_size", "verify_checksums"}};
+                    caps, true, {"page_size", "verify_checksums", "log_size"}};
 }
 
 Result<std::unique_ptr<Engine>> OpenBtreeEngine(const Options& options) {
@@ -851,12 +1011,34 @@ Result<std::unique_ptr<Engine>> OpenBtreeEngine(const Options& options) {
           return Status::NotFound("btree store '" + options.path + "' does not exist");
         }
         BtreeFileOpener opener = btree::FileOpener().load();
+        if (opener == nullptr) opener = &btree::OpenPosixFile;
         Result<std::unique_ptr<btree::File>> file =
-            (opener != nullptr ? opener : &btree::OpenPosixFile)(options.path, options.read_only,
-                                                                 !existed);
+            opener(options.path, options.read_only, !existed);
         if (!file.ok()) return file.status();
         if (!existed) MANIFOLD_RETURN_IF_ERROR(SyncParentDirectory(options.path));
-        return btree::Store::Open(store_options, std::move(*file));
+        // The commit log: any open reads one that is there (and a writer
+        // not under sync=full then empties it); a writer under sync=full
+        // creates it once the store file has opened as a btree store.
+        const std::string log_path = options.path + "-log";
+        std::unique_ptr<btree::File> log;
+        if (::stat(log_path.c_str(), &st) == 0) {
+          Result<std::unique_ptr<btree::File>> opened = opener(log_path, options.read_only, false);
+          if (!opened.ok()) return opened.status();
+          log = std::move(*opened);
+        }
+        const bool create_log =
+            log == nullptr && !options.read_only && options.sync == SyncMode::kFull;
+        Result<std::shared_ptr<btree::Store>> opened =
+            btree::Store::Open(store_options, std::move(*file), std::move(log));
+        if (!opened.ok()) return opened.status();
+        if (create_log) {
+          Result<std::unique_ptr<btree::File>> created = opener(log_path, false, true);
+          if (!created.ok()) return created.status();
+          MANIFOLD_RETURN_IF_ERROR(SyncParentDirectory(log_path));
+          (*opened)->AttachLog(std::move(*created));
+        }
+        MANIFOLD_RETURN_IF_ERROR(btree::Recover(*opened));
+        return opened;
       });
   if (!store.ok()) return store.status();
   if ((*store)->read_only() && !options.read_only) {
@@ -868,12 +1050,14 @@ Result<std::unique_ptr<Engine>> OpenBtreeEngine(const Options& options) {
 void SetBtreeFileOpenerForTesting(BtreeFileOpener opener) { btree::FileOpener().store(opener); }
 
 Result<std::unique_ptr<Engine>> OpenBtreeEngineOnFile(const Options& options,
-                                                      std::unique_ptr<btree::File> file) {
+                                                      std::unique_ptr<btree::File> file,
+                                                      std::unique_ptr<btree::File> log) {
   btree::StoreOptions store_options;
   MANIFOLD_RETURN_IF_ERROR(btree::ParseOptions(options, &store_options));
   Result<std::shared_ptr<btree::Store>> store =
-      btree::Store::Open(store_options, std::move(file));
+      btree::Store::Open(store_options, std::move(file), std::move(log));
   if (!store.ok()) return store.status();
+  MANIFOLD_RETURN_IF_ERROR(btree::Recover(*store));
   return std::unique_ptr<Engine>(std::make_unique<btree::BtreeEngine>(*store, options.read_only));
 }
 

@@ -26,11 +26,13 @@ EngineInfo BtreeEngineInfo();
 // every page's CRC32C when it is read, not only at open and in the check).
 Result<std::unique_ptr<Engine>> OpenBtreeEngine(const Options& options);
 
-// Opens a private store over `file` (outside the per-process registry), for
-// tests that route I/O through a fault-injecting File. options.path is used
-// in messages only.
+// Opens a private store over `file` and its commit log `log` (null: none;
+// small commits then sync the store file), outside the per-process
+// registry, for tests that route I/O through a fault-injecting File.
+// options.path is used in messages only.
 Result<std::unique_ptr<Engine>> OpenBtreeEngineOnFile(const Options& options,
-                                                      std::unique_ptr<btree::File> file);
+                                                      std::unique_ptr<btree::File> file,
+                                                      std::unique_ptr<btree::File> log = nullptr);
 
 // For tests that route the I/O of stores opened by name (through SQL, say)
 // through a fault-injecting File: OpenBtreeEngine opens its files with

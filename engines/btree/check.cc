@@ -12,8 +12,13 @@ namespace {
 
 class Checker {
  public:
-  explicit Checker(const Snapshot& snap)
-      : meta_(snap.meta), pages_(snap.pages(/*verify_checksums=*/true)), used_(meta_.page_count) {
+  // `free`: the free pages of a logged commit (kept in memory), or null to
+  // read the freelist from the file.
+  explicit Checker(const Snapshot& snap, const std::vector<uint64_t>* free = nullptr)
+      : meta_(snap.meta),
+        pages_(snap.pages(/*verify_checksums=*/true)),
+        used_(meta_.page_count),
+        free_(free) {
     used_[0] = used_[1] = true;
   }
 
@@ -118,6 +123,13 @@ class Checker {
   }
 
   Status Freelist() {
+    if (free_ != nullptr) {
+      for (uint64_t free_pgno : *free_) {
+        Status s = Claim(free_pgno);
+        if (!s.ok()) return Status::Corruption("btree freelist (in memory): " + s.message());
+      }
+      return Status::OK();
+    }
     for (uint64_t pgno = meta_.freelist_head; pgno != 0;) {
       MANIFOLD_RETURN_IF_ERROR(Claim(pgno));
       const uint8_t* page = pages_.Get(pgno);
@@ -152,6 +164,7 @@ class Checker {
   Meta meta_;
   Pages pages_;
   std::vector<bool> used_;
+  const std::vector<uint64_t>* free_;
 };
 
 }  // namespace
@@ -164,20 +177,29 @@ Status CheckBtreeFile(const std::string& path) {
   btree::StoreOptions options;
   options.path = path;
   options.read_only = true;
-  Result<std::shared_ptr<btree::Store>> store = btree::Store::Open(options, std::move(*file));
+  // With commits in its log that are not in the file yet, the file alone
+  // is not what the store holds: Store::Open says so.
+  std::unique_ptr<btree::File> log;
+  Result<std::unique_ptr<btree::File>> log_file =
+      btree::OpenPosixFile(path + "-log", /*read_only=*/true, /*create=*/false);
+  if (log_file.ok()) log = std::move(*log_file);
+  Result<std::shared_ptr<btree::Store>> store =
+      btree::Store::Open(options, std::move(*file), std::move(log));
   if (!store.ok()) return store.status();
   return CheckBtreeStore(**store);
 }
 
 Status CheckBtreeStore(btree::Store& store) {
-  Result<btree::Snapshot> snap = store.BeginRead();
+  std::vector<uint64_t> free;
+  bool logged = false;
+  Result<btree::Snapshot> snap = store.BeginCheck(&free, &logged);
   if (!snap.ok()) return snap.status();
   struct EndRead {  // also when the check runs out of memory
     btree::Store& store;
     uint64_t txn_id;
     ~EndRead() { store.EndRead(txn_id); }
   } end_read{store, snap->meta.txn_id};
-  return btree::Checker(*snap).Run().WithContext(store.path());
+  return btree::Checker(*snap, logged ? &free : nullptr).Run().WithContext(store.path());
 }
 
 }  // namespace manifold

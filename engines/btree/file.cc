@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
 #include <vector>
 
 #include "common/file_util.h"
@@ -42,7 +43,10 @@ class EmptyMapping final : public Mapping {
 class PosixFile final : public File {
  public:
   PosixFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  ~PosixFile() override { ::close(fd_); }
+  ~PosixFile() override {
+    if (direct_fd_ >= 0) ::close(direct_fd_);
+    ::close(fd_);
+  }
 
   Status Read(uint64_t offset, size_t n, uint8_t* dst) override {
     while (n > 0) {
@@ -60,6 +64,7 @@ class PosixFile final : public File {
   }
 
   Status Write(uint64_t offset, std::string_view data) override {
+    buffered_unsynced_ = true;
     const char* p = data.data();
     size_t n = data.size();
     while (n > 0) {
@@ -76,6 +81,7 @@ class PosixFile final : public File {
   }
 
   Status WriteGather(uint64_t offset, std::span<const std::string_view> parts) override {
+    buffered_unsynced_ = true;
     std::vector<iovec> iov;
     iov.reserve(parts.size());
     for (std::string_view part : parts) {
@@ -101,12 +107,45 @@ class PosixFile final : public File {
     return Status::OK();
   }
 
+  Status WriteDurably(uint64_t offset, std::string_view data) override {
+    constexpr uint64_t kBlock = 4096;
+    const bool aligned = offset % kBlock == 0 && data.size() % kBlock == 0 && !data.empty() &&
+                         reinterpret_cast<uintptr_t>(data.data()) % kBlock == 0;
+    if (aligned && direct_fd_ == -1) {
+      // Earlier writes through fd_ must be durable before any direct write
+      // is: they are synced here once, and Sync() covers them from then on.
+      direct_fd_ = ::open(path_.c_str(), O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
+      if (direct_fd_ < 0) direct_fd_ = -2;  // not here (tmpfs): write and sync
+    }
+    if (!aligned || direct_fd_ < 0) {
+      MANIFOLD_RETURN_IF_ERROR(Write(offset, data));
+      return Sync();
+    }
+    // Writes through fd_ since the last sync (zeros that grew the file) first.
+    if (buffered_unsynced_) MANIFOLD_RETURN_IF_ERROR(Sync());
+    const char* p = data.data();
+    size_t n = data.size();
+    while (n > 0) {
+      ssize_t w = ::pwrite(direct_fd_, p, n, static_cast<off_t>(offset));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("write", path_, errno);
+      }
+      p += w;
+      n -= static_cast<size_t>(w);
+      offset += static_cast<uint64_t>(w);
+    }
+    return Status::OK();
+  }
+
   Status Sync() override {
     if (::fdatasync(fd_) != 0) return ErrnoStatus("fdatasync", path_, errno);
+    buffered_unsynced_ = false;
     return Status::OK();
   }
 
   Status Truncate(uint64_t size) override {
+    buffered_unsynced_ = true;  // no page of the mapping past the end
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
       return ErrnoStatus("ftruncate", path_, errno);
     }
@@ -138,6 +177,8 @@ class PosixFile final : public File {
  private:
   int fd_;
   std::string path_;
+  int direct_fd_ = -1;        // O_DIRECT | O_DSYNC; -1: not opened yet, -2: not possible
+  bool buffered_unsynced_ = true;  // written through fd_ since the last Sync
 };
 
 }  // namespace

@@ -45,6 +45,14 @@ class File {
   // concatenation would. This default joins them and calls Write; PosixFile
   // hands them to pwritev without the copy.
   virtual Status WriteGather(uint64_t offset, std::span<const std::string_view> parts);
+  // Writes data at offset and makes it, and every earlier write, durable:
+  // Write then Sync. PosixFile writes a whole number of 4 KiB blocks from a
+  // 4 KiB-aligned buffer with O_DIRECT | O_DSYNC, one system call that
+  // skips the page cache, where the file system allows it.
+  virtual Status WriteDurably(uint64_t offset, std::string_view data) {
+    MANIFOLD_RETURN_IF_ERROR(Write(offset, data));
+    return Sync();
+  }
   // Makes every earlier write durable (fdatasync).
   virtual Status Sync() = 0;
   // Sets the file's length.

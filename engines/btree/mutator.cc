@@ -57,7 +57,9 @@ size_t CellsBytes(const std::vector<std::string>& cells, size_t begin, size_t en
 Mutator::Mutator(const Pages& base, std::vector<uint64_t> reusable)
     : pages_(base), avail_(std::move(reusable)) {
   pages_.dirty = &dirty_;
-  std::sort(avail_.begin(), avail_.end(), std::greater<>());
+  if (!std::is_sorted(avail_.begin(), avail_.end(), std::greater<>())) {
+    std::sort(avail_.begin(), avail_.end(), std::greater<>());
+  }
   // At least four cells per page, so a split always leaves both halves valid.
   max_cell_ = (pages_.page_size - kHeaderSize) / 4 - 2;
   max_inline_key_ = max_cell_ - 32;

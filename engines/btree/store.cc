@@ -11,10 +11,25 @@ constexpr uint64_t kMaxGrowth = 16 * 1024 * 1024;
 
 uint64_t EntriesPerFreelistPage(uint32_t page_size) { return (page_size - kHeaderSize) / 16; }
 
+// Pages logged commits may write between checkpoints: the overlay holds
+// them in memory (16 MiB of pages, at least 256). A commit that would pass
+// it is a checkpoint instead.
+uint64_t MaxOverlayPages(uint32_t page_size) {
+  return std::max<uint64_t>(256, (uint64_t{16} << 20) / page_size);
+}
+
+// Bytes [0, 4) of the meta slot `meta` is written as.
+uint32_t MetaChecksum(const Meta& meta) {
+  uint8_t bytes[kMetaSize];
+  EncodeMeta(meta, bytes);
+  return Load32(bytes);
+}
+
 }  // namespace
 
 Result<std::shared_ptr<Store>> Store::Open(const StoreOptions& options,
-                                           std::unique_ptr<File> file) {
+                                           std::unique_ptr<File> file,
+                                           std::unique_ptr<File> log) {
   std::shared_ptr<Store> store(new Store(options, std::move(file)));
   MANIFOLD_RETURN_IF_ERROR(store->file_->Lock(!options.read_only));
   Result<uint64_t> size = store->file_->Size();
@@ -27,8 +42,80 @@ Result<std::shared_ptr<Store>> Store::Open(const StoreOptions& options,
     size = store->file_->Size();
     if (!size.ok()) return size.status();
   }
-  MANIFOLD_RETURN_IF_ERROR(store->Load(*size));
+  CommitLog::Header header;
+  std::vector<std::string> records;
+  bool has_header = false;
+  if (log != nullptr) {
+    store->log_ = std::make_unique<CommitLog>(std::move(log), options.path + "-log",
+                                                options.log_size);
+    Result<bool> read = store->log_->Read(&header, &records);
+    if (!read.ok()) return read.status();
+    has_header = *read;
+  }
+  MANIFOLD_RETURN_IF_ERROR(store->Load(*size, records.empty() ? nullptr : &header));
+  if (!records.empty() && options.read_only) {
+    return Status::ReadOnly(options.path + ": its commit log holds " +
+                            std::to_string(records.size()) +
+                            " commits not yet in the store file (the writer did not close "
+                            "it); open the store once for writing to recover them");
+  }
+  store->log_current_ = has_header && records.empty() &&
+                        header.base_txn == store->meta_.txn_id &&
+                        header.base_meta_checksum == MetaChecksum(store->meta_);
+  store->recovery_ = std::move(records);
   return store;
+}
+
+Store::~Store() {
+  if (logging() && unsynced_ && log_broken_.ok()) (void)Checkpoint();
+}
+
+Status Store::SettleLog() {
+  if (log_ == nullptr || options_.read_only || !log_broken_.ok()) return log_broken_;
+  if (logging() && log_current_) return Status::OK();
+  // The newest commit becomes the checkpoint: make it durable, then say so.
+  MANIFOLD_RETURN_IF_ERROR(file_->Sync());
+  Status s = log_->Reset(meta_.txn_id, MetaChecksum(meta_));
+  if (!s.ok()) {
+    log_broken_ = s;
+    return s;
+  }
+  // A store that no longer logs empties the file (a header with no record
+  // is as good, should the truncation fail).
+  if (!logging()) (void)log_->Clear();
+  std::lock_guard<std::mutex> lock(mu_);
+  base_txn_ = meta_.txn_id;
+  base_slot_ = meta_slot_;
+  overlay_.reset();
+  held_.clear();
+  unsynced_ = false;
+  log_current_ = logging();
+  if (logging()) MirrorBase(meta_);
+  return Status::OK();
+}
+
+void Store::AttachLog(std::unique_ptr<File> log) {
+  log_ = std::make_unique<CommitLog>(std::move(log), options_.path + "-log", options_.log_size);
+  log_current_ = false;
+}
+
+void Store::MirrorBase(const Meta& meta) {
+  uint8_t bytes[kMetaSize];
+  EncodeMeta(meta, bytes);
+  // Unsynced: a torn copy fails its checksum and open uses the other slot.
+  (void)file_->Write((1 - base_slot_) * meta.page_size,
+                     std::string_view(reinterpret_cast<const char*>(bytes), kMetaSize));
+}
+
+Status Store::Checkpoint() {
+  if (!logging() || !unsynced_) return Status::OK();
+  MANIFOLD_RETURN_IF_ERROR(log_broken_);
+  // An empty commit that is not logged: it writes the freelist and a meta
+  // slot for the newest state, syncs, and starts the log over.
+  std::vector<uint64_t> reusable;
+  Snapshot snap = BeginWrite(&reusable);
+  Mutator mutator(snap.pages(options_.verify_checksums), std::move(reusable));
+  return Commit(mutator, snap.meta);
 }
 
 Status Store::Initialize() {
@@ -120,17 +207,22 @@ Status Store::VerifyCommit(const Snapshot& snap, std::vector<uint64_t>* record_c
   return Status::OK();
 }
 
-Status Store::Load(uint64_t file_size) {
+Status Store::Load(uint64_t file_size, const CommitLog::Header* base) {
   Result<std::shared_ptr<const Mapping>> mapping = file_->Map(file_size);
   if (!mapping.ok()) return mapping.status();
-  const uint8_t* base = (*mapping)->data();
-  std::vector<Meta> metas;
+  const uint8_t* base_bytes = (*mapping)->data();
+  struct Slot {
+    Meta meta;
+    uint64_t index;
+    uint32_t checksum;
+  };
+  std::vector<Slot> metas;
   std::string problems;
   bool unsupported = false;  // a slot of a format version this build does not read
   auto note = [&](const std::string& what) { problems += (problems.empty() ? "" : "; ") + what; };
-  auto try_slot = [&](uint64_t offset, const char* name) -> bool {
+  auto try_slot = [&](uint64_t offset, uint64_t index, const char* name) -> bool {
     Meta meta;
-    Status s = offset + kMetaSize <= file_size ? DecodeMeta(base + offset, kMetaSize, &meta)
+    Status s = offset + kMetaSize <= file_size ? DecodeMeta(base_bytes + offset, kMetaSize, &meta)
                                                : Status::Corruption("file is truncated");
     if (s.code() == Status::Code::kNotSupported) {
       unsupported = true;
@@ -141,23 +233,23 @@ Status Store::Load(uint64_t file_size) {
       note(std::string(name) + ": " + s.message());
       return false;
     }
-    metas.push_back(meta);
+    metas.push_back({meta, index, Load32(base_bytes + offset)});
     return true;
   };
-  bool slot0 = try_slot(0, "meta slot 0");
+  bool slot0 = try_slot(0, 0, "meta slot 0");
   if (slot0) {
-    try_slot(metas[0].page_size, "meta slot 1");
+    try_slot(metas[0].meta.page_size, 1, "meta slot 1");
   } else {
     // Slot 0 is damaged, so its page size is unknown: look for slot 1 at each.
     for (uint32_t p = kMinPageSize; p <= kMaxPageSize; p *= 2) {
       if (p + kMetaSize > file_size) break;
       Meta meta;
-      Status s = DecodeMeta(base + p, kMetaSize, &meta);
+      Status s = DecodeMeta(base_bytes + p, kMetaSize, &meta);
       if (s.ok() && meta.page_size == p) {
-        metas.push_back(meta);
+        metas.push_back({meta, 1, Load32(base_bytes + p)});
         break;
       }
-      if (s.code() == Status::Code::kNotSupported && Load32(base + p + 20) == p) {
+      if (s.code() == Status::Code::kNotSupported && Load32(base_bytes + p + 20) == p) {
         unsupported = true;
         note("meta slot 1: " + s.message());
         break;
@@ -166,20 +258,31 @@ Status Store::Load(uint64_t file_size) {
     if (metas.empty() && !unsupported) note("meta slot 1: no valid meta page found");
   }
   std::sort(metas.begin(), metas.end(),
-            [](const Meta& a, const Meta& b) { return a.txn_id > b.txn_id; });
-  for (const Meta& meta : metas) {
+            [](const Slot& a, const Slot& b) { return a.meta.txn_id > b.meta.txn_id; });
+  for (const Slot& slot : metas) {
+    const Meta& meta = slot.meta;
+    // Commits after a checkpoint are replayed from the log onto it: a newer
+    // slot is not durable (its pages may be lost) and is written over.
+    if (base != nullptr &&
+        (meta.txn_id != base->base_txn || slot.checksum != base->base_meta_checksum)) {
+      continue;
+    }
     if (meta.page_count > file_size / meta.page_size) {
       note("meta of txn " + std::to_string(meta.txn_id) + " needs " +
            std::to_string(meta.page_count) + " pages but the file is truncated to " +
            std::to_string(file_size) + " bytes");
       continue;
     }
-    Snapshot snap{meta, *mapping};
+    Snapshot snap{meta, *mapping, nullptr};
     std::vector<FreeEntry> entries;
     std::vector<uint64_t> chain;
     std::vector<uint64_t> record_chain;
     Status s = VerifyCommit(snap, &record_chain);
     if (s.ok()) s = LoadFreelist(snap, &entries, &chain);
+    // Kept sorted by page number from here on (files before the commit log
+    // wrote them in any order).
+    std::sort(entries.begin(), entries.end(),
+              [](const FreeEntry& a, const FreeEntry& b) { return a.pgno < b.pgno; });
     if (s.ok() && meta.catalog_root != 0) {
       Pages pages = snap.pages(/*verify_checksums=*/true);
       Result<const uint8_t*> root = GetNode(pages, meta.catalog_root);
@@ -196,7 +299,16 @@ Status Store::Load(uint64_t file_size) {
     freelist_chain_ = std::move(chain);
     record_chain_ = std::move(record_chain);
     file_size_ = file_size;
+    meta_slot_ = base_slot_ = slot.index;
+    base_txn_ = meta.txn_id;
     return Status::OK();
+  }
+  if (base != nullptr) {
+    return Status::Corruption(options_.path + ": its commit log " + log_->path() +
+                              " holds commits after txn " + std::to_string(base->base_txn) +
+                              ", which no usable meta slot holds (" +
+                              (problems.empty() ? "the log belongs to another file" : problems) +
+                              "); if the file was replaced, move the log away");
   }
   if (unsupported) return Status::NotSupported(options_.path + ": " + problems);
   return Status::Corruption(options_.path + ": damaged btree file: " + problems);
@@ -209,7 +321,24 @@ Result<Snapshot> Store::BeginRead() {
   } else {
     readers_.push_back({meta_.txn_id, 1});  // txn ids only grow: stays sorted
   }
-  return Snapshot{meta_, mapping_};
+  return Snapshot{meta_, mapping_, overlay_};
+}
+
+Result<Snapshot> Store::BeginCheck(std::vector<uint64_t>* free, bool* logged) {
+  free->clear();
+  std::lock_guard<std::mutex> lock(mu_);
+  *logged = unsynced_;
+  if (*logged) {
+    free->reserve(free_.size() + held_.size());
+    for (const FreeEntry& e : free_) free->push_back(e.pgno);
+    for (const FreeEntry& e : held_) free->push_back(e.pgno);
+  }
+  if (!readers_.empty() && readers_.back().first == meta_.txn_id) {
+    ++readers_.back().second;
+  } else {
+    readers_.push_back({meta_.txn_id, 1});
+  }
+  return Snapshot{meta_, mapping_, overlay_};
 }
 
 void Store::EndRead(uint64_t txn_id) {
@@ -235,34 +364,35 @@ Snapshot Store::BeginWrite(std::vector<uint64_t>* reusable) {
       readers_.empty() ? std::numeric_limits<uint64_t>::max() : readers_.front().first;
   pending_.clear();
   reusable->clear();
-  for (const FreeEntry& e : free_) {
-    // Freed by txn T: still in every snapshot older than T.
-    if (e.freed_by == 0 || e.freed_by <= oldest) {
-      reusable->push_back(e.pgno);
+  // free_ is sorted by page number: reusable comes out descending, as the
+  // Mutator keeps it, and pending_ ascending.
+  for (auto it = free_.rbegin(); it != free_.rend(); ++it) {
+    // Freed by txn T: still in every snapshot older than T. (Pages the
+    // checkpoint's snapshot still uses are in held_, not here.)
+    if (it->freed_by == 0 || it->freed_by <= oldest) {
+      reusable->push_back(it->pgno);
     } else {
-      pending_.push_back(e);
+      pending_.push_back(*it);
     }
   }
-  return Snapshot{meta_, mapping_};
+  std::reverse(pending_.begin(), pending_.end());
+  return Snapshot{meta_, mapping_, overlay_};
 }
 
-Status Store::WritePages(const DirtyMap& dirty, uint32_t page_size) {
-  std::vector<uint64_t> order;
-  order.reserve(dirty.size());
-  for (const auto& [pgno, page] : dirty) order.push_back(pgno);
-  std::sort(order.begin(), order.end());
+Status Store::WritePages(const std::vector<std::pair<uint64_t, const uint8_t*>>& pages,
+                         uint32_t page_size) {
   // Consecutive pages go out in one gathered write of up to 1 MiB. Pages are sealed.
   const size_t max_run = std::max<size_t>(1, (1u << 20) / page_size);
   std::vector<std::string_view> run;
-  run.reserve(std::min(order.size(), max_run));
+  run.reserve(std::min(pages.size(), max_run));
   uint64_t run_start = 0;
-  for (uint64_t pgno : order) {
+  for (const auto& [pgno, page] : pages) {
     if (!run.empty() && (pgno != run_start + run.size() || run.size() >= max_run)) {
       MANIFOLD_RETURN_IF_ERROR(file_->WriteGather(run_start * page_size, run));
       run.clear();
     }
     if (run.empty()) run_start = pgno;
-    run.emplace_back(reinterpret_cast<const char*>(dirty.at(pgno).data.get()), page_size);
+    run.emplace_back(reinterpret_cast<const char*>(page), page_size);
   }
   if (!run.empty()) MANIFOLD_RETURN_IF_ERROR(file_->WriteGather(run_start * page_size, run));
   return Status::OK();
@@ -288,15 +418,33 @@ bool Store::FreePagesBelowHoldTheCommit(Mutator& mutator, const std::vector<uint
   return chain + record <= below;
 }
 
-Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
+Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit, const std::string* rows) {
   if (options_.read_only) return Status::ReadOnly(options_.path + ": store is read-only");
+  // A commit goes to the log when the store logs, its changes fit in the
+  // log, and the pages it holds back from reuse are few; otherwise it is a
+  // checkpoint: the one-phase commit below, synced, and the log starts over.
+  bool logged = false;
+  if (logging()) {
+    MANIFOLD_RETURN_IF_ERROR(log_broken_);
+    // Pages of the checkpoint's snapshot that commits since have replaced
+    // are held until the next checkpoint: the file grows by at most an
+    // eighth before one comes.
+    const uint64_t held_limit = std::max<uint64_t>(64, meta_.page_count / 8);
+    logged = rows != nullptr && limit == 0 && rows->size() <= log_->max_record() &&
+             log_->Fits(rows->size()) &&
+             (overlay_ == nullptr || overlay_->size() <= MaxOverlayPages(meta_.page_size)) &&
+             held_.size() <= held_limit;
+  }
   mutator.FinishForCommit();
+  if (logged && overlay_ != nullptr && mutator.page_count() > overlay_->capacity()) logged = false;
   Meta base;
   std::vector<uint64_t> old_chain;
   uint64_t file_size = 0;
+  uint64_t slot = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     base = meta_;
+    slot = 1 - base_slot_;  // never the checkpoint's slot
     old_chain = freelist_chain_;
     old_chain.insert(old_chain.end(), record_chain_.begin(), record_chain_.end());
     file_size = file_size_;
@@ -309,6 +457,20 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
   // snapshot; this commit frees them (reusable from the next commit on).
   freed.insert(freed.end(), old_chain.begin(), old_chain.end());
   std::vector<FreeEntry> pending = pending_;
+  // The pages held for the checkpoint go into the freelist a checkpoint
+  // writes; a logged commit adds the checkpoint's pages it frees to them.
+  std::vector<FreeEntry> held;
+  if (logged) {
+    // A page a logged commit wrote (in the overlay) is not in the checkpoint.
+    auto recycled = [this](uint64_t pgno) {
+      return overlay_ != nullptr && overlay_->Get(pgno) != nullptr;
+    };
+    auto split = std::stable_partition(freed.begin(), freed.end(), recycled);
+    for (auto it = split; it != freed.end(); ++it) held.push_back({*it, txn});
+    freed.erase(split, freed.end());
+  } else {
+    pending.insert(pending.end(), held_.begin(), held_.end());
+  }
   if (limit != 0 && !FreePagesBelowHoldTheCommit(mutator, freed, pending, limit)) limit = 0;
   if (limit != 0) {
     auto high = [limit](uint64_t pgno) { return pgno >= limit; };
@@ -330,7 +492,10 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
   uint64_t count = pending.size() + freed.size() + avail.size();
   std::vector<std::pair<uint64_t, uint8_t*>> chain;
   std::vector<std::pair<uint64_t, uint8_t*>> record;
-  for (;;) {
+  // A logged commit keeps its freelist in memory and writes no record: no
+  // one reads them from the file. Recovery replays the log onto the
+  // checkpoint, and the next checkpoint writes both.
+  for (; !logged;) {
     const bool need_chain = chain.size() * per_page < count;
     const bool need_record = record.size() * per_record < dirty.size() - record.size();
     if (!need_chain && !need_record) break;
@@ -340,11 +505,24 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
     if (avail.size() < before) --count;
     (need_chain ? chain : record).push_back({pgno, data});
   }
-  std::vector<FreeEntry> entries;
-  entries.reserve(count);
-  entries.insert(entries.end(), pending.begin(), pending.end());
-  for (uint64_t pgno : freed) entries.push_back({pgno, txn});
-  for (uint64_t pgno : avail) entries.push_back({pgno, 0});
+  // The new freelist, sorted by page number: three sorted runs merged.
+  auto by_page = [](const FreeEntry& a, const FreeEntry& b) { return a.pgno < b.pgno; };
+  if (!std::is_sorted(pending.begin(), pending.end(), by_page)) {
+    std::sort(pending.begin(), pending.end(), by_page);  // held_ joined it
+  }
+  std::vector<FreeEntry> add;
+  add.reserve(freed.size() + avail.size());
+  for (uint64_t pgno : freed) add.push_back({pgno, txn});
+  std::sort(add.begin(), add.end(), by_page);
+  const size_t middle = add.size();
+  for (auto it = avail.rbegin(); it != avail.rend(); ++it) add.push_back({*it, 0});
+  if (!std::is_sorted(add.begin() + static_cast<std::ptrdiff_t>(middle), add.end(), by_page)) {
+    std::sort(add.begin() + static_cast<std::ptrdiff_t>(middle), add.end(), by_page);
+  }
+  std::inplace_merge(add.begin(), add.begin() + static_cast<std::ptrdiff_t>(middle), add.end(),
+                     by_page);
+  std::vector<FreeEntry> entries(pending.size() + add.size());
+  std::merge(pending.begin(), pending.end(), add.begin(), add.end(), entries.begin(), by_page);
   for (size_t c = 0; c < chain.size(); ++c) {
     uint8_t* page = chain[c].second;
     std::memset(page, 0, p);
@@ -402,10 +580,11 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
   meta.commit_pages = record.empty() ? 0 : written.size();
   meta.commit_digest = record.empty() ? 0 : digest;
 
-  // Grow the file in chunks, so it is rarely resized or remapped.
+  // Grow the file in chunks, so it is rarely resized or remapped. (A logged
+  // commit writes nothing to it: its pages wait in the overlay.)
   std::shared_ptr<const Mapping> new_mapping;
   const uint64_t needed = meta.page_count * p;
-  if (needed > file_size) {
+  if (!logged && needed > file_size) {
     uint64_t growth = std::clamp<uint64_t>(file_size / 16, kMinGrowth, kMaxGrowth);
     uint64_t size = std::max(needed, file_size + growth);
     size = (size + p - 1) / p * p;
@@ -415,19 +594,71 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
     new_mapping = *mapping;
     file_size = size;
   }
-  // One-phase commit: the pages, then the meta slot, then (sync=full) one
-  // fdatasync. A crash that keeps the meta but loses a page write is caught
-  // at open by the commit record, which falls back to the other slot; every
-  // page written here is free in that slot's snapshot.
-  MANIFOLD_RETURN_IF_ERROR(WritePages(dirty, p));
+  // A logged commit syncs its record in the log and is durable then:
+  // recovery replays the record onto the checkpoint.
+  if (logged) {
+    // What publishing needs is allocated first: once the record is durable
+    // the commit must not fail.
+    if (overlay_ == nullptr) {
+      overlay_ = std::make_shared<Overlay>(meta.page_count + MaxOverlayPages(p) + Overlay::kChunk);
+    }
+    for (const auto& [pgno, page] : dirty) overlay_->Reserve(pgno);
+    held_.reserve(held_.size() + held.size());
+    MANIFOLD_RETURN_IF_ERROR(LogRecord(txn, *rows));
+  }
+  // A logged commit writes nothing to the file: its pages join the overlay,
+  // and both meta slots keep the checkpoint. Otherwise, a one-phase commit:
+  // the pages (the overlay's too, all free in the checkpoint before), then
+  // the meta slot, then (sync=full) one fdatasync. A crash that keeps the
+  // meta but loses a page write is caught at open by the commit record,
+  // which falls back to the other slot; every page written here is free in
+  // that slot's snapshot.
+  Status s;
   uint8_t meta_bytes[kMetaSize];
   EncodeMeta(meta, meta_bytes);
-  MANIFOLD_RETURN_IF_ERROR(file_->Write((txn % 2) * p, std::string_view(
-                                            reinterpret_cast<const char*>(meta_bytes), kMetaSize)));
-  if (options_.sync == SyncMode::kFull) MANIFOLD_RETURN_IF_ERROR(file_->Sync());
+  if (!logged) {
+    std::vector<std::pair<uint64_t, const uint8_t*>> pages;
+    pages.reserve(dirty.size() + (overlay_ != nullptr ? overlay_->size() : 0));
+    for (const auto& [pgno, page] : dirty) pages.push_back({pgno, page.data.get()});
+    if (overlay_ != nullptr) {
+      overlay_->ForEach([&](uint64_t pgno, const uint8_t* page) {
+        if (pgno < meta.page_count && dirty.count(pgno) == 0) pages.push_back({pgno, page});
+      });
+    }
+    std::sort(pages.begin(), pages.end());
+    s = WritePages(pages, p);
+    if (s.ok()) {
+      s = file_->Write(slot * p,
+                       std::string_view(reinterpret_cast<const char*>(meta_bytes), kMetaSize));
+    }
+  }
+  if (s.ok() && !logged && options_.sync == SyncMode::kFull) s = file_->Sync();
+  if (!s.ok()) return s;
+  if (!logged && logging()) {
+    // A checkpoint commit: durable in the store file, now the log's base.
+    s = log_->Reset(txn, Load32(meta_bytes));
+    if (!s.ok()) {
+      log_broken_ = Status::IOError(log_->path() + ": the commit log could not start over (" +
+                                    s.message() + "); reopen the store");
+      return log_broken_;
+    }
+  }
 
   std::lock_guard<std::mutex> lock(mu_);
   meta_ = meta;
+  meta_slot_ = slot;
+  if (logged) {
+    held_.insert(held_.end(), held.begin(), held.end());
+    for (auto& [pgno, page] : dirty) overlay_->Put(pgno, std::move(page.data));
+    unsynced_ = true;
+  } else {
+    overlay_.reset();  // snapshots that have it keep it
+    base_txn_ = txn;
+    base_slot_ = slot;
+    held_.clear();
+    unsynced_ = false;
+    if (logging()) MirrorBase(meta);
+  }
   free_ = std::move(entries);
   freelist_chain_.clear();
   for (const auto& c : chain) freelist_chain_.push_back(c.first);
@@ -437,6 +668,15 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit) {
   file_size_ = file_size;
   if (new_mapping != nullptr) mapping_ = std::move(new_mapping);
   return Status::OK();
+}
+
+Status Store::LogRecord(uint64_t txn, const std::string& record) {
+  Status s = log_->Append(txn, record);
+  if (!s.ok() && log_->unsure()) {
+    log_broken_ = Status::IOError(log_->path() + ": a commit's record may or may not be durable (" +
+                                  s.message() + "); reopen the store");
+  }
+  return s;
 }
 
 uint64_t Store::EstimatedSize() {

@@ -6,6 +6,7 @@
 #ifndef MANIFOLD_ENGINES_BTREE_TREE_H_
 #define MANIFOLD_ENGINES_BTREE_TREE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,6 +25,80 @@ struct DirtyPage {
 };
 using DirtyMap = std::unordered_map<uint64_t, DirtyPage>;
 
+// The pages that logged commits wrote since the last checkpoint: they live
+// here, in memory, until the checkpoint writes them to the file (FORMAT.md,
+// "The commit log"). The writer adds pages; readers look them up without a
+// lock. A page number is reused only when no open snapshot uses the page
+// it held, so replacing (and freeing) that page cannot pull it from under
+// a reader. Page numbers are below capacity(), fixed at creation.
+class Overlay {
+ public:
+  static constexpr uint64_t kChunk = 512;
+
+  explicit Overlay(uint64_t capacity)
+      : capacity_(capacity),
+        chunks_(std::make_unique<std::atomic<Chunk*>[]>((capacity + kChunk - 1) / kChunk)) {}
+  Overlay(const Overlay&) = delete;
+  Overlay& operator=(const Overlay&) = delete;
+  ~Overlay() {
+    for (uint64_t c = 0; c < (capacity_ + kChunk - 1) / kChunk; ++c) {
+      Chunk* chunk = chunks_[c].load(std::memory_order_relaxed);
+      if (chunk == nullptr) continue;
+      for (auto& page : chunk->pages) delete[] page.load(std::memory_order_relaxed);
+      delete chunk;
+    }
+  }
+
+  uint64_t capacity() const { return capacity_; }
+  size_t size() const { return size_; }
+
+  const uint8_t* Get(uint64_t pgno) const {
+    if (pgno >= capacity_) return nullptr;
+    const Chunk* chunk = chunks_[pgno / kChunk].load(std::memory_order_acquire);
+    return chunk == nullptr ? nullptr : chunk->pages[pgno % kChunk].load(std::memory_order_acquire);
+  }
+
+  // Writer only: makes room for page `pgno` (< capacity()), so that Put of
+  // it cannot throw.
+  void Reserve(uint64_t pgno) {
+    std::atomic<Chunk*>& slot = chunks_[pgno / kChunk];
+    if (slot.load(std::memory_order_relaxed) == nullptr) {
+      slot.store(new Chunk(), std::memory_order_release);
+    }
+  }
+
+  // Writer only: takes `page` as page `pgno` (reserved), freeing the one it replaces.
+  void Put(uint64_t pgno, std::unique_ptr<uint8_t[]> page) {
+    Reserve(pgno);
+    Chunk* chunk = chunks_[pgno / kChunk].load(std::memory_order_relaxed);
+    const uint8_t* old =
+        chunk->pages[pgno % kChunk].exchange(page.release(), std::memory_order_acq_rel);
+    if (old == nullptr) ++size_;
+    delete[] old;
+  }
+
+  // Writer only: calls f(pgno, page) for every page, in page number order.
+  template <typename F>
+  void ForEach(F f) const {
+    for (uint64_t c = 0; c < (capacity_ + kChunk - 1) / kChunk; ++c) {
+      const Chunk* chunk = chunks_[c].load(std::memory_order_relaxed);
+      if (chunk == nullptr) continue;
+      for (uint64_t i = 0; i < kChunk; ++i) {
+        const uint8_t* page = chunk->pages[i].load(std::memory_order_relaxed);
+        if (page != nullptr) f(c * kChunk + i, page);
+      }
+    }
+  }
+
+ private:
+  struct Chunk {
+    std::atomic<const uint8_t*> pages[kChunk] = {};
+  };
+  const uint64_t capacity_;
+  std::unique_ptr<std::atomic<Chunk*>[]> chunks_;
+  size_t size_ = 0;
+};
+
 // The pages one reader sees.
 struct Pages {
   const uint8_t* base = nullptr;  // the mapping of the file
@@ -32,6 +107,7 @@ struct Pages {
   uint32_t page_size = kDefaultPageSize;
   bool verify_checksums = false;
   const DirtyMap* dirty = nullptr;
+  const Overlay* overlay = nullptr;  // pages logged commits have not written yet
 
   // Returns the page, or nullptr when `pgno` is outside the snapshot or (with
   // verify_checksums) its checksum fails.
@@ -40,8 +116,12 @@ struct Pages {
       auto it = dirty->find(pgno);
       if (it != dirty->end()) return it->second.data.get();
     }
-    if (pgno < 2 || pgno >= page_count || pgno >= mapped_pages) return nullptr;
-    const uint8_t* page = base + pgno * page_size;
+    if (pgno < 2 || pgno >= page_count) return nullptr;
+    const uint8_t* page = overlay != nullptr ? overlay->Get(pgno) : nullptr;
+    if (page == nullptr) {
+      if (pgno >= mapped_pages) return nullptr;
+      page = base + pgno * page_size;
+    }
     if (verify_checksums && !PageChecksumHolds(page, pgno, page_size)) return nullptr;
     return page;
   }

@@ -50,13 +50,20 @@ struct Disk {
   std::vector<int64_t> sync_ops;  // the operation number of every Sync
   int64_t crash_at = -1;  // fail from this operation on; -1: never
   bool crashed = false;
+  // The disk whose operation count and crash this one shares: the store's,
+  // for its commit log (two files of one machine).
+  Disk* clock = nullptr;
 
+  Disk& Clock() { return clock != nullptr ? *clock : *this; }
   // Counts an operation; true when it must fail.
   bool Fails() {
-    if (crashed) return true;
-    if (++ops == crash_at) crashed = true;
-    return crashed;
+    Disk& c = Clock();
+    if (c.crashed) return true;
+    if (++c.ops == c.crash_at) c.crashed = true;
+    return c.crashed;
   }
+  // Whether the operation just counted is the one that crashed.
+  bool CrashedJustNow() { return Clock().ops == Clock().crash_at; }
 
   // The file after a power loss: durable bytes, some unsynced writes, the torn one.
   std::string PowerLossImage(std::mt19937_64& rng) const {
@@ -101,7 +108,7 @@ class FaultFile final : public btree::File {
   Status Write(uint64_t offset, std::string_view data) override {
     if (offset + data.size() > Disk::kCapacity) return Status::Full("test disk is full");
     if (disk_->Fails()) {
-      if (disk_->ops == disk_->crash_at && !data.empty()) {
+      if (disk_->CrashedJustNow() && !data.empty()) {
         disk_->torn = Disk::Write{offset, std::string(data.substr(0, data.size() / 2 + 1))};
       }
       return Status::IOError("simulated crash");
@@ -113,7 +120,7 @@ class FaultFile final : public btree::File {
   }
   Status Sync() override {
     if (disk_->Fails()) return Status::IOError("simulated crash");
-    disk_->sync_ops.push_back(disk_->ops);
+    disk_->sync_ops.push_back(disk_->Clock().ops);
     disk_->durable = disk_->ProcessCrashImage();
     disk_->unsynced.clear();
     return Status::OK();
@@ -175,16 +182,28 @@ std::vector<std::optional<State>> StatesOf(const std::vector<Step>& script) {
   return states;
 }
 
+// The commit log's size in these tests: the header and three blocks, so
+// that the log fills (a checkpoint) every commit or few, and the larger
+// commits do not fit in it at all (they sync the store file instead).
+constexpr char kSmallLog[] = "16384";
+
 // Runs the script until a commit fails; returns how many were acknowledged,
-// or -1 if the store could not even be created.
-int RunScript(const std::vector<Step>& script, std::shared_ptr<Disk> disk, SyncMode sync) {
+// or -1 if the store could not even be created. With `log`, the store keeps
+// its commit log there (sharing `disk`'s operation count).
+int RunScript(const std::vector<Step>& script, std::shared_ptr<Disk> disk, SyncMode sync,
+              std::shared_ptr<Disk> log = nullptr) {
   Options options;
   options.path = "fault-file";
   options.create_if_missing = true;
   options.sync = sync;
   options.engine_options["page_size"] = "512";
-  Result<std::unique_ptr<Engine>> engine =
-      OpenBtreeEngineOnFile(options, std::make_unique<FaultFile>(disk));
+  if (log != nullptr) {
+    log->clock = disk.get();
+    options.engine_options["log_size"] = kSmallLog;
+  }
+  Result<std::unique_ptr<Engine>> engine = OpenBtreeEngineOnFile(
+      options, std::make_unique<FaultFile>(disk),
+      log != nullptr ? std::make_unique<FaultFile>(log) : nullptr);
   if (!engine.ok()) return -1;
   int acknowledged = 0;
   for (const Step& step : script) {
@@ -203,11 +222,13 @@ int RunScript(const std::vector<Step>& script, std::shared_ptr<Disk> disk, SyncM
   return acknowledged;
 }
 
-// Reads the store at path: nullopt when it has no keyspace "ks".
-Result<std::optional<State>> ReadState(const std::string& path) {
+// Reads the store at path: nullopt when it has no keyspace "ks". Read-only,
+// unless `recover`: a store whose log holds commits not yet in its file
+// must be opened for writing once (which replays them).
+Result<std::optional<State>> ReadState(const std::string& path, bool recover = false) {
   Options options;
   options.path = path;
-  options.read_only = true;
+  options.read_only = !recover;
   Result<std::unique_ptr<Engine>> engine = OpenBtreeEngine(options);
   if (!engine.ok()) return engine.status();
   Result<std::unique_ptr<ReadTxn>> txn = (*engine)->BeginRead();
@@ -228,6 +249,17 @@ void WriteFile(const std::string& path, const std::string& bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+// Puts a store image at path, with its log image or with no log at all.
+void WriteImages(const std::string& path, const std::string& store,
+                 const std::optional<std::string>& log) {
+  WriteFile(path, store);
+  if (log) {
+    WriteFile(path + "-log", *log);
+  } else {
+    std::remove((path + "-log").c_str());
+  }
+}
+
 class BtreeCrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -235,24 +267,39 @@ class BtreeCrashTest : public ::testing::Test {
     path_ = dir_.path() + "/crashed.btree";
   }
 
-  // Crashes the script at every operation; checks each image with `verify`.
-  void CrashEverywhere(SyncMode sync, bool power_loss) {
+  // Crashes the script at every operation (of the store file and, with
+  // `logged`, of its commit log) and checks the store each crash leaves.
+  void CrashEverywhere(SyncMode sync, bool power_loss, bool logged = false) {
     const uint64_t seed = TestSeed(42);
     SCOPED_TRACE("seed " + std::to_string(seed) + " (MANIFOLD_SEED to repeat)");
     const std::vector<Step> script = MakeScript(seed, LongMode() ? 40 : 10);
     const auto states = StatesOf(script);
     auto dry = std::make_shared<Disk>();
-    ASSERT_EQ(RunScript(script, dry, sync), static_cast<int>(script.size()));
+    auto dry_log = logged ? std::make_shared<Disk>() : nullptr;
+    ASSERT_EQ(RunScript(script, dry, sync, dry_log), static_cast<int>(script.size()));
     const int64_t total_ops = dry->ops;
     ASSERT_GT(total_ops, static_cast<int64_t>(script.size()));
+    if (logged) {
+      // The script must take every path: logged commits, commits too large
+      // for the log, and checkpoints when it fills.
+      ASSERT_GT(dry_log->sync_ops.size(), script.size() / 2);
+      ASSERT_GT(dry->sync_ops.size(), 3u);
+      ASSERT_LT(dry->sync_ops.size(), script.size());
+    }
     std::mt19937_64 rng(seed);
     for (int64_t n = 1; n <= total_ops; ++n) {
       SCOPED_TRACE("crash at operation " + std::to_string(n) + " of " + std::to_string(total_ops));
       auto disk = std::make_shared<Disk>();
+      auto log = logged ? std::make_shared<Disk>() : nullptr;
       disk->crash_at = n;
-      const int acknowledged = RunScript(script, disk, sync);
-      WriteFile(path_, power_loss ? disk->PowerLossImage(rng) : disk->ProcessCrashImage());
-      Result<std::optional<State>> state = ReadState(path_);
+      const int acknowledged = RunScript(script, disk, sync, log);
+      std::optional<std::string> log_image;
+      if (log != nullptr) {
+        log_image = power_loss ? log->PowerLossImage(rng) : log->ProcessCrashImage();
+      }
+      WriteImages(path_, power_loss ? disk->PowerLossImage(rng) : disk->ProcessCrashImage(),
+                  log_image);
+      Result<std::optional<State>> state = ReadState(path_, /*recover=*/logged);
       if (acknowledged < 0) {
         // Crashed while creating the store: nothing was promised.
         if (state.ok()) {
@@ -282,6 +329,19 @@ TEST_F(BtreeCrashTest, PowerLossAtAnyOperationKeepsTheLastAcknowledgedCommitUnde
 
 TEST_F(BtreeCrashTest, ProcessCrashAtAnyOperationKeepsTheLastAcknowledgedCommitUnderSyncNormal) {
   CrashEverywhere(SyncMode::kNormal, /*power_loss=*/false);
+}
+
+// With the commit log (sync=full's default): a small commit syncs only its
+// record in the log, and its pages reach the store file at a checkpoint.
+// A power loss at any operation of either file, keeping any subset of the
+// unsynced writes of both, reopens (replaying the log) to the last
+// acknowledged commit or the one in flight.
+TEST_F(BtreeCrashTest, PowerLossAtAnyOperationKeepsTheLastAcknowledgedCommitWithTheLog) {
+  CrashEverywhere(SyncMode::kFull, /*power_loss=*/true, /*logged=*/true);
+}
+
+TEST_F(BtreeCrashTest, ProcessCrashAtAnyOperationKeepsTheLastAcknowledgedCommitWithTheLog) {
+  CrashEverywhere(SyncMode::kFull, /*power_loss=*/false, /*logged=*/true);
 }
 
 // A commit writes its pages and its meta slot, then syncs once. A power loss
@@ -316,7 +376,7 @@ TEST_F(BtreeCrashTest, MetaPersistedButAPageWriteLostReopensToThePreviousCommit)
       std::memcpy(all.data() + w.offset, w.data.data(), w.data.size());
     }
     // Sanity: with every write kept, the commit is whole.
-    WriteFile(path_, all);
+    WriteImages(path_, all, std::nullopt);
     Result<std::optional<State>> whole = ReadState(path_);
     ASSERT_TRUE(whole.ok()) << whole.status().ToString();
     EXPECT_TRUE(*whole == states[c]);
@@ -333,7 +393,7 @@ TEST_F(BtreeCrashTest, MetaPersistedButAPageWriteLostReopensToThePreviousCommit)
         }
         if (old == image.substr(off, kPage)) continue;  // the write changed nothing
         std::memcpy(image.data() + off, old.data(), kPage);
-        WriteFile(path_, image);
+        WriteImages(path_, image, std::nullopt);
         Result<std::optional<State>> state = ReadState(path_);
         ASSERT_TRUE(state.ok()) << state.status().ToString();
         EXPECT_TRUE(*state == states[acknowledged]) << "acknowledged " << acknowledged;
@@ -449,7 +509,8 @@ TEST_F(BtreeCrashTest, CrashDuringCompactionKeepsEveryRow) {
     EXPECT_FALSE(compact(disk).ok());
     for (bool power_loss : {true, false}) {
       SCOPED_TRACE(power_loss ? "power loss" : "process crash");
-      WriteFile(path_, power_loss ? disk->PowerLossImage(rng) : disk->ProcessCrashImage());
+      WriteImages(path_, power_loss ? disk->PowerLossImage(rng) : disk->ProcessCrashImage(),
+                  std::nullopt);
       Result<std::optional<State>> state = ReadState(path_);
       if (!state.ok() || !state->has_value()) {
         ADD_FAILURE() << (state.ok() ? "no keyspace" : state.status().ToString());
@@ -479,13 +540,13 @@ TEST_F(BtreeCrashTest, VersionOneFilesStillOpen) {
     }
   };
   set_version(3);
-  WriteFile(path_, image);
+  WriteImages(path_, image, std::nullopt);
   Result<std::optional<State>> state = ReadState(path_);
   ASSERT_FALSE(state.ok());
   EXPECT_EQ(state.status().code(), Status::Code::kNotSupported) << state.status().ToString();
 
   set_version(1);
-  WriteFile(path_, image);
+  WriteImages(path_, image, std::nullopt);
   state = ReadState(path_);
   ASSERT_TRUE(state.ok()) << state.status().ToString();
   EXPECT_TRUE(*state == states[3]);

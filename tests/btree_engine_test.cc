@@ -20,6 +20,7 @@
 #include "btree/btree_engine.h"
 #include "btree/file.h"
 #include "btree/format.h"
+#include "btree/log.h"
 #include "conformance_util.h"
 #include "manifold/engine.h"
 
@@ -755,6 +756,185 @@ TEST_F(BtreeEngineTest, SecondProcessCannotOpenAStoreAnotherProcessHasOpen) {
   ::waitpid(child, nullptr, 0);
   // The lock dies with its process.
   EXPECT_OK(OpenBtreeEngine(MakeOptions()));
+}
+
+// The commit log (sync=full): small commits sync a record in `<store>-log`
+// and keep their pages in memory until a checkpoint writes them.
+class BtreeLogTest : public BtreeEngineTest {
+ protected:
+  Options LogOptions() const {
+    Options options = MakeOptions();
+    options.sync = SyncMode::kFull;
+    return options;
+  }
+  std::string LogPath() const { return path_ + "-log"; }
+
+  // A child process commits a scripted mix through the log and exits
+  // without closing the store, so the log holds commits the store file
+  // does not. Returns what the store must hold.
+  Model CommitAndDieWithoutClosing() {
+    Model model;
+    model["rows"];
+    std::mt19937_64 rng(TestSeed(17));
+    std::vector<std::pair<std::string, std::string>> puts;
+    for (int i = 0; i < 40; ++i) {
+      puts.push_back({"k" + std::to_string(rng() % 30), RandomBytes(rng, 1 + rng() % 300)});
+    }
+    pid_t child = ::fork();
+    EXPECT_GE(child, 0);
+    if (child == 0) {
+      Result<std::unique_ptr<Engine>> engine = OpenBtreeEngine(LogOptions());
+      if (!engine.ok()) ::_exit(2);
+      for (size_t i = 0; i < puts.size(); ++i) {
+        auto txn = std::move(*(*engine)->BeginWrite(kWait));
+        Keyspace ks = *txn->CreateKeyspace("rows");
+        if (!txn->Put(ks, puts[i].first, puts[i].second).ok()) ::_exit(3);
+        // Every fifth commit also writes what a rolled-back savepoint undoes,
+        // and a keyspace it creates and drops again.
+        if (i % 5 == 0) {
+          if (!txn->Savepoint(1).ok() || !txn->Put(ks, "undone", "x").ok() ||
+              !txn->Delete(ks, puts[0].first).ok() || !txn->RollbackTo(1).ok()) {
+            ::_exit(4);
+          }
+          Keyspace gone = *txn->CreateKeyspace("gone");
+          if (!txn->Put(gone, "a", "b").ok() || !txn->DropKeyspace("gone").ok()) ::_exit(5);
+        }
+        if (i == 20 && !txn->Delete(ks, puts[3].first).ok()) ::_exit(6);
+        if (!txn->Commit().ok()) ::_exit(7);
+      }
+      ::_exit(0);  // no destructor runs: no checkpoint at close
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+    for (size_t i = 0; i < puts.size(); ++i) {
+      model["rows"][puts[i].first] = puts[i].second;
+      if (i == 20) model["rows"].erase(puts[3].first);
+    }
+    return model;
+  }
+};
+
+TEST_F(BtreeLogTest, CommitsLeftInTheLogAreReplayedByTheNextWriter) {
+  const Model expected = CommitAndDieWithoutClosing();
+  ASSERT_GT(std::filesystem::file_size(LogPath()), btree::CommitLog::kBlockSize);
+  // The file alone is not the store: a read-only open and the file check
+  // say so, and change nothing.
+  Options read_only = LogOptions();
+  read_only.read_only = true;
+  Result<std::unique_ptr<Engine>> refused = OpenBtreeEngine(read_only);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kReadOnly) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("open the store once for writing"),
+            std::string::npos)
+      << refused.status().ToString();
+  EXPECT_CODE(kReadOnly, CheckBtreeFile(path_));
+  {
+    auto engine = Open(LogOptions());
+    ASSERT_NE(engine, nullptr);
+    EXPECT_TRUE(ReadAll(*engine) == expected);
+    EXPECT_OK(engine->Check());
+    // The recovered store takes new commits (logged again).
+    auto txn = std::move(*engine->BeginWrite(kWait));
+    Keyspace ks = *txn->OpenKeyspace("rows");
+    ASSERT_OK(txn->Put(ks, "after", "recovery"));
+    ASSERT_OK(txn->Commit());
+  }
+  Model after = expected;
+  after["rows"]["after"] = "recovery";
+  EXPECT_OK(CheckBtreeFile(path_));
+  auto engine = Open(read_only);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_TRUE(ReadAll(*engine) == after);
+}
+
+TEST_F(BtreeLogTest, ALogThatIsNotTheStoresIsRefused) {
+  CommitAndDieWithoutClosing();
+  // Another store, and the first one's log beside it.
+  const std::string other = dir_.path() + "/other.btree";
+  {
+    Options options = LogOptions();
+    options.path = other;
+    auto engine = Open(options);
+    auto txn = std::move(*engine->BeginWrite(kWait));
+    ASSERT_OK(txn->Put(*txn->CreateKeyspace("mine"), "a", "1"));
+    ASSERT_OK(txn->Commit());
+  }
+  std::filesystem::copy_file(LogPath(), other + "-log",
+                             std::filesystem::copy_options::overwrite_existing);
+  Options options = LogOptions();
+  options.path = other;
+  Result<std::unique_ptr<Engine>> refused = OpenBtreeEngine(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kCorruption) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("move the log away"), std::string::npos)
+      << refused.status().ToString();
+  // Moved away, the other store opens as it was.
+  std::filesystem::remove(other + "-log");
+  auto engine = Open(options);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(ReadAll(*engine)["mine"]["a"], "1");
+}
+
+TEST_F(BtreeLogTest, AStoreOpenedWithoutSyncFullReplaysAndEmptiesItsLog) {
+  const Model expected = CommitAndDieWithoutClosing();
+  Options normal = LogOptions();
+  normal.sync = SyncMode::kNormal;
+  {
+    auto engine = Open(normal);
+    ASSERT_NE(engine, nullptr);
+    EXPECT_TRUE(ReadAll(*engine) == expected);
+    EXPECT_EQ(std::filesystem::file_size(LogPath()), 0u);
+    auto txn = std::move(*engine->BeginWrite(kWait));
+    ASSERT_OK(txn->Put(*txn->OpenKeyspace("rows"), "normal", "1"));
+    ASSERT_OK(txn->Commit());
+  }
+  EXPECT_OK(CheckBtreeFile(path_));
+  auto engine = Open(LogOptions());
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(ReadAll(*engine)["rows"]["normal"], "1");
+}
+
+// Readers of logged commits read their pages from memory; a reader keeps
+// its snapshot while the log fills, checkpoints and starts over many times,
+// and the file grows by little for it.
+TEST_F(BtreeLogTest, ReadersKeepTheirSnapshotAcrossCheckpoints) {
+  Options options = LogOptions();
+  options.engine_options["log_size"] = "16384";
+  auto engine = Open(options);
+  ASSERT_NE(engine, nullptr);
+  Model model;
+  auto commit = [&](int round) {
+    auto txn = std::move(*engine->BeginWrite(kWait));
+    Keyspace ks = *txn->CreateKeyspace("ks");
+    for (int i = 0; i < 3; ++i) {
+      const std::string key = "k" + std::to_string((round * 7 + i * 13) % 400);
+      const std::string value = std::to_string(round) + std::string(60, 'v');
+      ASSERT_OK(txn->Put(ks, key, value));
+      model["ks"][key] = value;
+    }
+    ASSERT_OK(txn->Commit());
+  };
+  for (int round = 0; round < 200; ++round) commit(round);
+  const Model pinned = model;
+  auto reader = std::move(*engine->BeginRead());
+  for (int round = 200; round < 800; ++round) {
+    commit(round);
+    if (round % 97 == 0) {
+      EXPECT_TRUE(ReadAll(*engine) == model) << "round " << round;
+      const Status check = engine->Check();
+      EXPECT_TRUE(check.ok()) << "round " << round << ": " << check.ToString();
+    }
+  }
+  Keyspace rks = *reader->OpenKeyspace("ks");
+  std::map<std::string, std::string> seen;
+  for (auto& [k, v] : Scan(*reader, rks)) seen[k] = v;
+  EXPECT_TRUE(seen == pinned.at("ks")) << "the reader's snapshot changed";
+  reader.reset();
+  EXPECT_TRUE(ReadAll(*engine) == model);
+  engine.reset();
+  EXPECT_OK(CheckBtreeFile(path_));
+  EXPECT_TRUE(ReadAll(*Open(options)) == model);
 }
 
 TEST_F(BtreeEngineTest, BadPageSizeOptionIsInvalidArgument) {

@@ -279,7 +279,10 @@ class BtreeCrashTest : public ::testing::Test {
     ASSERT_EQ(RunScript(script, dry, sync, dry_log), static_cast<int>(script.size()));
     const int64_t total_ops = dry->ops;
     ASSERT_GT(total_ops, static_cast<int64_t>(script.size()));
+    RecordProperty("operations", std::to_string(total_ops));
+    RecordProperty("store_syncs", std::to_string(dry->sync_ops.size()));
     if (logged) {
+      RecordProperty("log_syncs", std::to_string(dry_log->sync_ops.size()));
       // The script must take every path: logged commits, commits too large
       // for the log, and checkpoints when it fills.
       ASSERT_GT(dry_log->sync_ops.size(), script.size() / 2);

@@ -596,13 +596,15 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit, const std::str
   }
   // A logged commit syncs its record in the log and is durable then:
   // recovery replays the record onto the checkpoint.
+  // (overlay_ changes under mu_ only: readers copy it.)
+  std::shared_ptr<Overlay> overlay = overlay_;
   if (logged) {
     // What publishing needs is allocated first: once the record is durable
     // the commit must not fail.
-    if (overlay_ == nullptr) {
-      overlay_ = std::make_shared<Overlay>(meta.page_count + MaxOverlayPages(p) + Overlay::kChunk);
+    if (overlay == nullptr) {
+      overlay = std::make_shared<Overlay>(meta.page_count + MaxOverlayPages(p) + Overlay::kChunk);
     }
-    for (const auto& [pgno, page] : dirty) overlay_->Reserve(pgno);
+    for (const auto& [pgno, page] : dirty) overlay->Reserve(pgno);
     held_.reserve(held_.size() + held.size());
     MANIFOLD_RETURN_IF_ERROR(LogRecord(txn, *rows));
   }
@@ -649,7 +651,8 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit, const std::str
   meta_slot_ = slot;
   if (logged) {
     held_.insert(held_.end(), held.begin(), held.end());
-    for (auto& [pgno, page] : dirty) overlay_->Put(pgno, std::move(page.data));
+    for (auto& [pgno, page] : dirty) overlay->Put(pgno, std::move(page.data));
+    overlay_ = std::move(overlay);
     unsynced_ = true;
   } else {
     overlay_.reset();  // snapshots that have it keep it

@@ -6,7 +6,12 @@
 // the engine (with and without verify_checksums, by the next bit) and walked:
 // every keyspace forwards and backwards with cursors, a Get of each key, and
 // seeks, and range reads (Cursor::ReadFrom); then CheckBtreeFile walks it.
-// With the third bit set, the file is then compacted.
+// With the third bit set, the file is then compacted. With the fourth, a
+// commit log is written beside it before the read-only open: a valid header
+// naming meta slot 0's commit, and records (valid checksums, salt and
+// transaction ids) whose changes are the input's second half cut in three;
+// the read-only open must refuse the store, and a writer's open replays the
+// records (or refuses them as Corruption), before the rest goes on.
 // Nothing may crash, and when CheckBtreeFile finds nothing wrong the walk
 // must agree with it: keys in strictly increasing order, Get finds each key
 // with the cursor's value, the range reads see the keys the steps saw.
@@ -15,6 +20,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -109,6 +115,36 @@ bool WalkKeyspace(ReadTxn& txn, const std::string& name, const std::string& prob
   return consistent;
 }
 
+// A commit log (FORMAT.md, "The commit log") after meta slot 0's commit,
+// with `changes` as the payloads of three records.
+std::string MakeLog(const std::string& file, const std::string& changes) {
+  constexpr size_t kBlock = 4096;
+  std::string log(kBlock, '\0');
+  auto* h = reinterpret_cast<uint8_t*>(log.data());
+  const auto* meta = reinterpret_cast<const uint8_t*>(file.data());
+  const uint64_t base = file.size() >= 32 ? btree::Load64(meta + 24) : 0;
+  std::memcpy(h + 8, "MNFBLOG1", 8);
+  btree::Store32(h + 16, 1);
+  btree::Store32(h + 20, kBlock);
+  btree::Store64(h + 24, base);
+  btree::Store32(h + 32, file.size() >= 4 ? btree::Load32(meta) : 0);
+  btree::Store32(h + 36, 0x5a17);
+  btree::Store32(h, btree::Crc32c(0, h + 4, 60));
+  for (size_t r = 0; r < 3; ++r) {
+    const std::string payload = changes.substr(r * changes.size() / 3, changes.size() / 3);
+    std::string record(32 + payload.size(), '\0');
+    auto* b = reinterpret_cast<uint8_t*>(record.data());
+    btree::Store32(b + 4, 0x5a17);
+    btree::Store64(b + 8, base + 1 + r);
+    btree::Store64(b + 16, payload.size());
+    std::memcpy(b + 32, payload.data(), payload.size());
+    btree::Store32(b, btree::Crc32c(0, b + 4, record.size() - 4));
+    record.resize((record.size() + kBlock - 1) / kBlock * kBlock, '\0');
+    log += record;
+  }
+  return log;
+}
+
 }  // namespace
 }  // namespace manifold
 
@@ -128,6 +164,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (out == nullptr) Fail("cannot write " + path);
   if (!file.empty() && fwrite(file.data(), 1, file.size(), out) != file.size()) Fail("short write");
   fclose(out);
+
+  const std::string log_path = path + "-log";
+  unlink(log_path.c_str());
+  if (flags & 8) {
+    const std::string log = MakeLog(file, file.substr(file.size() / 2));
+    FILE* log_out = fopen(log_path.c_str(), "wb");
+    if (log_out == nullptr) Fail("cannot write " + log_path);
+    if (fwrite(log.data(), 1, log.size(), log_out) != log.size()) Fail("short write");
+    fclose(log_out);
+    Options options;
+    options.path = path;
+    options.read_only = true;
+    if (OpenBtreeEngine(options).ok()) Fail("a read-only open took a store its log is ahead of");
+    options.read_only = false;
+    options.sync = SyncMode::kOff;
+    Result<std::unique_ptr<Engine>> engine = OpenBtreeEngine(options);
+    if (engine.ok()) {
+      Result<std::unique_ptr<ReadTxn>> txn = (*engine)->BeginRead();
+      if (txn.ok()) (void)(*txn)->ListKeyspaces();
+    }
+  }
 
   const std::string probe = file.substr(file.size() / 2, 16);
   bool consistent = true;

@@ -18,7 +18,8 @@ constexpr size_t kHeaderBytes = 64;
 constexpr uint64_t kGrowth = 1 << 20;
 
 uint32_t NewSalt(uint32_t old) {
-  const auto now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  const auto now =
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   uint32_t salt = static_cast<uint32_t>(now ^ (now >> 32)) * 2654435761u + old;
   return salt == old ? salt + 1 : salt;
 }

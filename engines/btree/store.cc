@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <new>
 
 namespace manifold::btree {
 namespace {
@@ -67,7 +68,13 @@ Result<std::shared_ptr<Store>> Store::Open(const StoreOptions& options,
 }
 
 Store::~Store() {
-  if (logging() && unsynced_ && log_broken_.ok()) (void)Checkpoint();
+  if (!logging() || !unsynced_ || !log_broken_.ok()) return;
+  try {
+    (void)Checkpoint();
+  } catch (const std::bad_alloc&) {
+    // Out of memory at close: the log still holds every commit since the
+    // checkpoint, and the next open replays them.
+  }
 }
 
 Status Store::SettleLog() {
@@ -84,7 +91,6 @@ Status Store::SettleLog() {
   // is as good, should the truncation fail).
   if (!logging()) (void)log_->Clear();
   std::lock_guard<std::mutex> lock(mu_);
-  base_txn_ = meta_.txn_id;
   base_slot_ = meta_slot_;
   overlay_.reset();
   held_.clear();
@@ -300,7 +306,6 @@ Status Store::Load(uint64_t file_size, const CommitLog::Header* base) {
     record_chain_ = std::move(record_chain);
     file_size_ = file_size;
     meta_slot_ = base_slot_ = slot.index;
-    base_txn_ = meta.txn_id;
     return Status::OK();
   }
   if (base != nullptr) {
@@ -656,7 +661,6 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit, const std::str
     unsynced_ = true;
   } else {
     overlay_.reset();  // snapshots that have it keep it
-    base_txn_ = txn;
     base_slot_ = slot;
     held_.clear();
     unsynced_ = false;

@@ -102,9 +102,9 @@ class Store {
   // catalog root and keyspace counter; the rest is filled in here) into the
   // meta slot that does not hold the checkpoint, syncing per the sync mode.
   // `rows` is the transaction's changes in the log's form: when the store
-  // logs and it is small enough, it is appended to the log and synced there,
-  // and the store file is left unsynced; null (or too large) makes the
-  // commit a checkpoint. `limit` (Compact) drops every page at or above it
+  // logs and they are small enough, they are appended to the log and synced
+  // there, and the commit's pages wait in the overlay (nothing is written to
+  // the store file); null (or too large) makes the commit a checkpoint. `limit` (Compact) drops every page at or above it
   // from the file, unless the free pages below it cannot hold the freelist
   // and commit record (PageCount() then says). On error nothing visible
   // changes.
@@ -168,10 +168,9 @@ class Store {
   std::vector<uint64_t> record_chain_;    // pages holding meta_'s commit record
   uint64_t file_size_ = 0;
   uint64_t meta_slot_ = 0;  // the slot holding meta_
-  // The checkpoint: the newest commit known durable in the store file. Log
-  // records follow it; its slot and its pages are not written until the
-  // next checkpoint. Without logging every commit is one.
-  uint64_t base_txn_ = 0;
+  // The slot of the checkpoint: the newest commit known durable in the
+  // store file. Log records follow it; its slot and its pages are not
+  // written until the next checkpoint. Without logging every commit is one.
   uint64_t base_slot_ = 0;
   bool unsynced_ = false;  // commits after the checkpoint (meta_ is a logged one)
   // The pages of the logged commits since the checkpoint (null: none); every

@@ -848,6 +848,17 @@ TEST_F(BtreeLogTest, CommitsLeftInTheLogAreReplayedByTheNextWriter) {
   EXPECT_TRUE(ReadAll(*engine) == after);
 }
 
+// The commits the log holds are replayed whole even when the next open asks
+// for a smaller log than the one that wrote them.
+TEST_F(BtreeLogTest, ALogLargerThanThisOpensLogSizeIsReplayedWhole) {
+  const Model expected = CommitAndDieWithoutClosing();  // 40 records, 4 KiB each
+  Options options = LogOptions();
+  options.engine_options["log_size"] = "16384";
+  auto engine = Open(options);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_TRUE(ReadAll(*engine) == expected);
+}
+
 TEST_F(BtreeLogTest, ALogThatIsNotTheStoresIsRefused) {
   CommitAndDieWithoutClosing();
   // Another store, and the first one's log beside it.

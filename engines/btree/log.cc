@@ -45,12 +45,14 @@ Result<bool> CommitLog::Read(Header* header, std::vector<std::string>* records) 
   *header = header_;
   std::string block(kBlockSize, '\0');
   auto* b = reinterpret_cast<uint8_t*>(block.data());
-  for (uint64_t offset = kBlockSize; offset + kBlockSize <= std::min(*size, capacity_);) {
+  // Bounded by the file, not by capacity_: a log written with a larger
+  // log_size than this open's holds records past it.
+  for (uint64_t offset = kBlockSize; offset + kBlockSize <= *size;) {
     MANIFOLD_RETURN_IF_ERROR(file_->Read(offset, kBlockSize, b));
     const uint64_t txn = Load64(b + 8);
     const uint64_t length = Load64(b + 16);
     if (Load32(b + 4) != header_.salt || txn != header_.base_txn + records->size() + 1 ||
-        length > max_record() || offset + Blocks(length) * kBlockSize > *size) {
+        length > kMaxRecord || offset + Blocks(length) * kBlockSize > *size) {
       break;
     }
     std::string record(kRecordHeader + length, '\0');

@@ -859,6 +859,49 @@ TEST_F(BtreeLogTest, ALogLargerThanThisOpensLogSizeIsReplayedWhole) {
   EXPECT_TRUE(ReadAll(*engine) == expected);
 }
 
+// A forked child that drops its copy of a store with logged commits must
+// not checkpoint it: that would write the parent's files behind its back
+// (a new log header would orphan the parent's later records).
+TEST_F(BtreeLogTest, AForkedChildDroppingItsCopyWritesNothing) {
+  // Outside the registry (which keeps a child from closing what it
+  // inherited), so that the child's drop reaches the store itself.
+  Result<std::unique_ptr<btree::File>> file = btree::OpenPosixFile(path_, false, true);
+  Result<std::unique_ptr<btree::File>> log = btree::OpenPosixFile(LogPath(), false, true);
+  ASSERT_TRUE(file.ok() && log.ok());
+  Result<std::unique_ptr<Engine>> opened =
+      OpenBtreeEngineOnFile(LogOptions(), std::move(*file), std::move(*log));
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<Engine> engine = std::move(*opened);
+  for (int i = 0; i < 3; ++i) {
+    auto txn = std::move(*engine->BeginWrite(kWait));
+    ASSERT_OK(txn->Put(*txn->CreateKeyspace("ks"), "k" + std::to_string(i), "v"));
+    ASSERT_OK(txn->Commit());
+  }
+  auto read = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const std::string store_before = read(path_), log_before = read(LogPath());
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    engine.reset();
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_TRUE(read(path_) == store_before) << "the child wrote the store file";
+  EXPECT_TRUE(read(LogPath()) == log_before) << "the child wrote the log";
+  {
+    auto txn = std::move(*engine->BeginWrite(kWait));
+    ASSERT_OK(txn->Put(*txn->OpenKeyspace("ks"), "after", "fork"));
+    ASSERT_OK(txn->Commit());
+  }
+  engine.reset();
+  EXPECT_EQ(ReadAll(*Open(LogOptions()))["ks"].size(), 4u);
+}
+
 TEST_F(BtreeLogTest, ALogThatIsNotTheStoresIsRefused) {
   CommitAndDieWithoutClosing();
   // Another store, and the first one's log beside it.

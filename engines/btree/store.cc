@@ -68,7 +68,8 @@ Result<std::shared_ptr<Store>> Store::Open(const StoreOptions& options,
 }
 
 Store::~Store() {
-  if (!logging() || !unsynced_ || !log_broken_.ok()) return;
+  // A forked child never writes its parent's files (fork_guard.h).
+  if (!logging() || !unsynced_ || !log_broken_.ok() || owner_.inherited()) return;
   try {
     (void)Checkpoint();
   } catch (const std::bad_alloc&) {

@@ -17,6 +17,7 @@
 #include "btree/log.h"
 #include "btree/mutator.h"
 #include "btree/tree.h"
+#include "common/fork_guard.h"
 #include "common/write_gate.h"
 #include "manifold/options.h"
 
@@ -153,6 +154,7 @@ class Store {
   const StoreOptions options_;
   std::unique_ptr<File> file_;
   WriteGate gate_;
+  OwnerProcess owner_;
   std::unique_ptr<CommitLog> log_;
   bool log_current_ = false;  // the log's header names meta_ and holds no record
   Status log_broken_;         // a log write failed in a way that needs a reopen

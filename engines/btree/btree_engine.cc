@@ -787,20 +787,17 @@ class BtreeEngine final : public Engine {
         }
         s = write_all(first * page_size, buffer.data(), n * page_size);
       }
-      const uint64_t per_page = (page_size - kHeaderSize) / 16;
+      const auto p = static_cast<uint32_t>(page_size);
+      const uint64_t per_page = FreelistEntriesPerPage(p);
       const uint64_t chain = (free.size() + per_page - 1) / per_page;
       std::vector<uint8_t> page(page_size);
       for (uint64_t c = 0; s.ok() && c < chain; ++c) {
-        std::fill(page.begin(), page.end(), 0);
-        page[4] = kFreelistPage;
         const uint64_t begin = c * per_page;
-        const uint64_t count = std::min<uint64_t>(per_page, free.size() - begin);
-        Store16(page.data() + 6, static_cast<uint16_t>(count));
-        Store64(page.data() + 16, c + 1 < chain ? meta.page_count + c + 1 : 0);
-        for (uint64_t e = 0; e < count; ++e) {
-          Store64(page.data() + kHeaderSize + 16 * e, free[begin + e]);  // freed by: 0
-        }
-        SealPage(page.data(), meta.page_count + c, static_cast<uint32_t>(page_size));
+        EncodeFreelistPage(page.data(), p, c + 1 < chain ? meta.page_count + c + 1 : 0,
+                           std::min<uint64_t>(per_page, free.size() - begin), [&](size_t e) {
+                             return std::pair<uint64_t, uint64_t>(free[begin + e], 0);
+                           });
+        SealPage(page.data(), meta.page_count + c, p);
         s = write_all((meta.page_count + c) * page_size, page.data(), page_size);
       }
       meta.freelist_head = chain == 0 ? 0 : meta.page_count;

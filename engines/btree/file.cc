@@ -65,19 +65,7 @@ class PosixFile final : public File {
 
   Status Write(uint64_t offset, std::string_view data) override {
     buffered_unsynced_ = true;
-    const char* p = data.data();
-    size_t n = data.size();
-    while (n > 0) {
-      ssize_t w = ::pwrite(fd_, p, n, static_cast<off_t>(offset));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoStatus("write", path_, errno);
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-      offset += static_cast<uint64_t>(w);
-    }
-    return Status::OK();
+    return WriteAll(fd_, offset, data);
   }
 
   Status WriteGather(uint64_t offset, std::span<const std::string_view> parts) override {
@@ -112,8 +100,6 @@ class PosixFile final : public File {
     const bool aligned = offset % kBlock == 0 && data.size() % kBlock == 0 && !data.empty() &&
                          reinterpret_cast<uintptr_t>(data.data()) % kBlock == 0;
     if (aligned && direct_fd_ == -1) {
-      // Earlier writes through fd_ must be durable before any direct write
-      // is: they are synced here once, and Sync() covers them from then on.
       direct_fd_ = ::open(path_.c_str(), O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
       if (direct_fd_ < 0) direct_fd_ = -2;  // not here (tmpfs): write and sync
     }
@@ -121,21 +107,10 @@ class PosixFile final : public File {
       MANIFOLD_RETURN_IF_ERROR(Write(offset, data));
       return Sync();
     }
-    // Writes through fd_ since the last sync (zeros that grew the file) first.
+    // Writes through fd_ since the last sync (zeros that grew the file)
+    // must be durable first: O_DSYNC covers only this write.
     if (buffered_unsynced_) MANIFOLD_RETURN_IF_ERROR(Sync());
-    const char* p = data.data();
-    size_t n = data.size();
-    while (n > 0) {
-      ssize_t w = ::pwrite(direct_fd_, p, n, static_cast<off_t>(offset));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoStatus("write", path_, errno);
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-      offset += static_cast<uint64_t>(w);
-    }
-    return Status::OK();
+    return WriteAll(direct_fd_, offset, data);
   }
 
   Status Sync() override {
@@ -175,6 +150,23 @@ class PosixFile final : public File {
   }
 
  private:
+  // pwrite until all of data is written (a write may be short).
+  Status WriteAll(int fd, uint64_t offset, std::string_view data) const {
+    const char* p = data.data();
+    size_t n = data.size();
+    while (n > 0) {
+      ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(offset));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("write", path_, errno);
+      }
+      p += w;
+      n -= static_cast<size_t>(w);
+      offset += static_cast<uint64_t>(w);
+    }
+    return Status::OK();
+  }
+
   int fd_;
   std::string path_;
   int direct_fd_ = -1;        // O_DIRECT | O_DSYNC; -1: not opened yet, -2: not possible

@@ -226,9 +226,27 @@ uint32_t CommitDigestAdd(uint32_t crc, uint64_t pgno, uint32_t checksum);
 inline constexpr size_t kCatalogValueSize = 24;
 
 // Overflow page: header, then page_size - kHeaderSize payload bytes.
-// Freelist page: header (count = entries on the page), then `count` entries
-// of 16 bytes: u64 page number, u64 id of the txn that freed it (0: free for
-// reuse by any writer).
+// Freelist page: header (count = entries on the page, link = next freelist
+// page or 0), then `count` entries of 16 bytes: u64 page number, u64 id of
+// the txn that freed it (0: free for reuse by any writer).
+inline uint64_t FreelistEntriesPerPage(uint32_t page_size) {
+  return (page_size - kHeaderSize) / 16;
+}
+// Writes freelist page `page` (unsealed) holding n entries, entry(i)
+// returning the i-th as a {page number, freed-by} pair, linked to `next`.
+template <typename Entry>
+void EncodeFreelistPage(uint8_t* page, uint32_t page_size, uint64_t next, size_t n,
+                        Entry entry) {
+  std::memset(page, 0, page_size);
+  page[4] = kFreelistPage;
+  Store16(page + 6, static_cast<uint16_t>(n));
+  Store64(page + 16, next);
+  for (size_t i = 0; i < n; ++i) {
+    const auto [pgno, freed_by] = entry(i);
+    Store64(page + kHeaderSize + 16 * i, pgno);
+    Store64(page + kHeaderSize + 16 * i + 8, freed_by);
+  }
+}
 
 }  // namespace manifold::btree
 

@@ -10,8 +10,6 @@ namespace {
 constexpr uint64_t kMinGrowth = 64 * 1024;
 constexpr uint64_t kMaxGrowth = 16 * 1024 * 1024;
 
-uint64_t EntriesPerFreelistPage(uint32_t page_size) { return (page_size - kHeaderSize) / 16; }
-
 // Pages logged commits may write between checkpoints: the overlay holds
 // them in memory (16 MiB of pages, at least 256). A commit that would pass
 // it is a checkpoint instead.
@@ -83,7 +81,9 @@ Status Store::SettleLog() {
   if (logging() && log_current_) return Status::OK();
   // The newest commit becomes the checkpoint: make it durable, then say so.
   MANIFOLD_RETURN_IF_ERROR(file_->Sync());
-  Status s = log_->Reset(meta_.txn_id, MetaChecksum(meta_));
+  uint8_t meta_bytes[kMetaSize];
+  EncodeMeta(meta_, meta_bytes);
+  Status s = log_->Reset(meta_.txn_id, Load32(meta_bytes));
   if (!s.ok()) {
     log_broken_ = s;
     return s;
@@ -97,7 +97,7 @@ Status Store::SettleLog() {
   held_.clear();
   unsynced_ = false;
   log_current_ = logging();
-  if (logging()) MirrorBase(meta_);
+  if (logging()) MirrorBase(meta_bytes, meta_.page_size);
   return Status::OK();
 }
 
@@ -106,12 +106,10 @@ void Store::AttachLog(std::unique_ptr<File> log) {
   log_current_ = false;
 }
 
-void Store::MirrorBase(const Meta& meta) {
-  uint8_t bytes[kMetaSize];
-  EncodeMeta(meta, bytes);
+void Store::MirrorBase(const uint8_t* meta_bytes, uint32_t page_size) {
   // Unsynced: a torn copy fails its checksum and open uses the other slot.
-  (void)file_->Write((1 - base_slot_) * meta.page_size,
-                     std::string_view(reinterpret_cast<const char*>(bytes), kMetaSize));
+  (void)file_->Write((1 - base_slot_) * page_size,
+                     std::string_view(reinterpret_cast<const char*>(meta_bytes), kMetaSize));
 }
 
 Status Store::Checkpoint() {
@@ -142,7 +140,7 @@ Status Store::LoadFreelist(const Snapshot& snap, std::vector<FreeEntry>* entries
                            std::vector<uint64_t>* chain) {
   const Meta& meta = snap.meta;
   Pages pages = snap.pages(/*verify_checksums=*/true);
-  const uint64_t per_page = EntriesPerFreelistPage(meta.page_size);
+  const uint64_t per_page = FreelistEntriesPerPage(meta.page_size);
   for (uint64_t pgno = meta.freelist_head; pgno != 0;) {
     if (chain->size() >= meta.page_count) return BadPage(pgno, "freelist chain loops");
     const uint8_t* page = pages.Get(pgno);
@@ -417,7 +415,7 @@ bool Store::FreePagesBelowHoldTheCommit(Mutator& mutator, const std::vector<uint
   uint64_t entries = below;
   for (uint64_t pgno : freed) entries += pgno < limit ? 1 : 0;
   for (const FreeEntry& e : pending) entries += e.pgno < limit ? 1 : 0;
-  const uint64_t per_chain = EntriesPerFreelistPage(p);
+  const uint64_t per_chain = FreelistEntriesPerPage(p);
   const uint64_t per_record = CommitEntriesPerPage(p);
   const uint64_t chain = (entries + per_chain - 1) / per_chain;
   const uint64_t record = (mutator.dirty().size() + chain + per_record - 1) / per_record;
@@ -492,7 +490,7 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit, const std::str
   // The freelist chain and the commit record live in pages taken from the
   // free pages themselves. The record lists every other page this commit
   // writes, so it needs one entry per dirty page that is not a record page.
-  const uint64_t per_page = EntriesPerFreelistPage(p);
+  const uint64_t per_page = FreelistEntriesPerPage(p);
   const uint64_t per_record = CommitEntriesPerPage(p);
   DirtyMap& dirty = mutator.dirty();
   uint64_t count = pending.size() + freed.size() + avail.size();
@@ -530,17 +528,13 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit, const std::str
   std::vector<FreeEntry> entries(pending.size() + add.size());
   std::merge(pending.begin(), pending.end(), add.begin(), add.end(), entries.begin(), by_page);
   for (size_t c = 0; c < chain.size(); ++c) {
-    uint8_t* page = chain[c].second;
-    std::memset(page, 0, p);
-    page[4] = kFreelistPage;
-    size_t begin = c * per_page;
-    size_t n = std::min<size_t>(per_page, entries.size() - std::min(entries.size(), begin));
-    Store16(page + 6, static_cast<uint16_t>(n));
-    Store64(page + 16, c + 1 < chain.size() ? chain[c + 1].first : 0);
-    for (size_t i = 0; i < n; ++i) {
-      Store64(page + kHeaderSize + 16 * i, entries[begin + i].pgno);
-      Store64(page + kHeaderSize + 16 * i + 8, entries[begin + i].freed_by);
-    }
+    const size_t begin = c * per_page;
+    const size_t n = std::min<size_t>(per_page, entries.size() - std::min(entries.size(), begin));
+    EncodeFreelistPage(chain[c].second, p, c + 1 < chain.size() ? chain[c + 1].first : 0, n,
+                       [&](size_t i) {
+                         const FreeEntry& e = entries[begin + i];
+                         return std::pair<uint64_t, uint64_t>(e.pgno, e.freed_by);
+                       });
   }
 
   // Seal every page but the record's, then list them (ascending) in the record.
@@ -665,7 +659,7 @@ Status Store::Commit(Mutator& mutator, Meta meta, uint64_t limit, const std::str
     base_slot_ = slot;
     held_.clear();
     unsynced_ = false;
-    if (logging()) MirrorBase(meta);
+    if (logging()) MirrorBase(meta_bytes, p);
   }
   free_ = std::move(entries);
   freelist_chain_.clear();

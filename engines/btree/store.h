@@ -145,11 +145,11 @@ class Store {
   // Appends a commit's record to the log; a failure that leaves the record
   // in doubt (its sync failed) stops every later commit.
   Status LogRecord(uint64_t txn, const std::string& record);
-  // After a checkpoint: copies its meta into the other slot, so that both
+  // After a checkpoint: copies its meta slot (as encoded) into the other slot, so that both
   // slots of a store at rest hold it. Otherwise that slot would keep the
   // checkpoint before, perhaps many commits older, for open to fall back to
   // should the newest slot be damaged.
-  void MirrorBase(const Meta& meta);
+  void MirrorBase(const uint8_t* meta_bytes, uint32_t page_size);
 
   const StoreOptions options_;
   std::unique_ptr<File> file_;

@@ -57,12 +57,13 @@ phase "tests with AddressSanitizer + UndefinedBehaviorSanitizer"
 ctest --test-dir build-asan --output-on-failure -j2
 
 # ThreadSanitizer on the threads-and-processes test (it is the one that runs
-# manifold on many threads) and on the zstd layer's tests of scans that
-# decode on a thread of their own; building the rest would cost minutes.
+# manifold on many threads), on the zstd layer's tests of scans that decode on
+# a thread of their own and on RocksDB's scans that read ahead on one;
+# building the rest would cost minutes.
 # tests/tsan.supp silences third-party libraries only, each entry explained.
 # Built with clang where it links ThreadSanitizer: it compiles the
 # instrumented code in about 70% of GCC's time.
-phase "build concurrency_test and zstd_layer_test with ThreadSanitizer"
+phase "build concurrency_test, zstd_layer_test and rocksdb_engine_test with ThreadSanitizer"
 tsan_compiler=()
 if printf 'int main() { return 0; }\n' |
      clang++ -x c++ -fsanitize=thread -o /dev/null - >/dev/null 2>&1; then
@@ -71,8 +72,8 @@ fi
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo "${sanitized[@]}" \
       -DMANIFOLD_TEST_COMPILE_OPTIONS=-O0 -DMANIFOLD_TSAN=ON \
       -DMANIFOLD_BUILD_BENCH=OFF "${tsan_compiler[@]}"
-cmake --build build-tsan -j2 --target concurrency_test zstd_layer_test
-phase "concurrency_test and zstd_layer_test with ThreadSanitizer"
+cmake --build build-tsan -j2 --target concurrency_test zstd_layer_test rocksdb_engine_test
+phase "concurrency_test, zstd_layer_test and rocksdb_engine_test with ThreadSanitizer"
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
   ./build-tsan/tests/concurrency_test
 # The zstd layer's scans that decode ahead on a thread of their own, and its
@@ -80,6 +81,9 @@ TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/ts
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
   ./build-tsan/tests/zstd_layer_test \
   --gtest_filter='*Ahead*:*Damaged*:*ManyReaders*:*RandomOperations*'
+# RocksDB's scans of compressed stores that read ahead on a thread of their own.
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
+  ./build-tsan/tests/rocksdb_engine_test --gtest_filter='*ReadAhead*'
 
 # libFuzzer targets (clang; skipped with a message where it is missing): each
 # replays its corpus and recorded regressions, then fuzzes briefly with a

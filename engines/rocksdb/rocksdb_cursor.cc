@@ -1,5 +1,8 @@
 #include "rocksdb/rocksdb_cursor.h"
 
+#include <system_error>
+#include <thread>
+
 namespace manifold {
 namespace {
 
@@ -32,24 +35,28 @@ void RocksdbCursor::Settle() {
 }
 
 void RocksdbCursor::SeekToFirst() {
+  Jumped();
   if (Stale() && !Rebuild()) return;
   it_->SeekToFirst();
   Settle();
 }
 
 void RocksdbCursor::SeekToLast() {
+  Jumped();
   if (Stale() && !Rebuild()) return;
   it_->SeekToLast();
   Settle();
 }
 
 void RocksdbCursor::Seek(Bytes target) {
+  Jumped();
   if (Stale() && !Rebuild()) return;
   it_->Seek(ToSlice(target));
   Settle();
 }
 
 void RocksdbCursor::SeekForPrev(Bytes target) {
+  Jumped();
   if (Stale() && !Rebuild()) return;
   it_->SeekForPrev(ToSlice(target));
   Settle();
@@ -67,6 +74,7 @@ void RocksdbCursor::Next() {
     it_->Next();
   }
   Settle();
+  Stepped(false);
 }
 
 void RocksdbCursor::Prev() {
@@ -79,11 +87,13 @@ void RocksdbCursor::Prev() {
     it_->Prev();
   }
   Settle();
+  Stepped(true);
 }
 
 size_t RocksdbCursor::ReadFrom(Bytes target, size_t limit, EntryVisitor visit) {
   // A write transaction's cursor keeps a copy of its key per move.
   if (generation_ != nullptr) return Cursor::ReadFrom(target, limit, visit);
+  Jumped();
   if (Stale() && !Rebuild()) return 0;
   it_->Seek(ToSlice(target));
   size_t n = 0;
@@ -96,6 +106,53 @@ size_t RocksdbCursor::ReadFrom(Bytes target, size_t limit, EntryVisitor visit) {
   }
   Settle();  // on the last entry visited, or past the end
   return n;
+}
+
+void RocksdbCursor::Jumped() {
+  DropAhead();
+  run_ = 0;
+}
+
+void RocksdbCursor::Stepped(bool reverse) {
+  if (!read_ahead_ || !valid_) return;
+  if (ahead_ != nullptr && ahead_->inherited()) {  // a forked child: leave it be
+    DropAhead();
+    read_ahead_ = false;
+    return;
+  }
+  if (ahead_ != nullptr) {
+    if (ahead_->reverse() == reverse) {
+      ahead_->Stepped();
+      return;
+    }
+    DropAhead();
+  }
+  if (reverse != run_reverse_) {
+    run_reverse_ = reverse;
+    run_ = 0;
+  }
+  if (++run_ <= kReadAheadAfter) return;
+  // On one core the thread would only take turns with the scan.
+  static const bool kSpareCore = std::thread::hardware_concurrency() >= 2;
+  if (!kSpareCore) {
+    read_ahead_ = false;
+    return;
+  }
+  rocksdb::Slice at = it_->key();
+  RocksdbReadAhead::IteratorMaker maker = [make = make_]() -> std::unique_ptr<rocksdb::Iterator> {
+    Result<std::unique_ptr<rocksdb::Iterator>> made = make();
+    return made.ok() ? std::move(*made) : nullptr;
+  };
+  try {
+    ahead_ = std::make_unique<RocksdbReadAhead>(std::move(maker), at.ToString(), reverse);
+  } catch (const std::system_error&) {  // no thread to be had: the scan reads alone
+    read_ahead_ = false;
+  }
+}
+
+void RocksdbCursor::DropAhead() {
+  if (ahead_ != nullptr && ahead_->inherited()) (void)ahead_.release();
+  ahead_.reset();
 }
 
 Bytes RocksdbCursor::key() const {

@@ -98,6 +98,9 @@ struct RocksdbStore {
 
   std::string path;
   bool read_only = false;
+  // Long scans of read snapshots read ahead (rocksdb_read_ahead.h): set for
+  // zstd stores with a block cache of at least 8 MiB to read into.
+  bool read_ahead = false;
   // Set by any I/O error under the store, also one RocksDB handled itself.
   std::shared_ptr<IoWatch> io_watch = std::make_shared<IoWatch>();
   // Set once a commit wrote the log without syncing it (sync=normal or off):

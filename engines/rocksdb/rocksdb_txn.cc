@@ -84,7 +84,8 @@ Result<std::unique_ptr<Cursor>> RocksdbReadTxn::NewCursor(const Keyspace& ks) {
     options.snapshot = snapshot;
     return std::unique_ptr<rocksdb::Iterator>(db->NewIterator(options, cf->handle()));
   };
-  return std::unique_ptr<Cursor>(std::make_unique<RocksdbCursor>(cf, make, nullptr));
+  return std::unique_ptr<Cursor>(
+      std::make_unique<RocksdbCursor>(cf, make, nullptr, store_->read_ahead));
 }
 
 // --------------------------------------------------------------- write txn

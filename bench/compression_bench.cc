@@ -13,9 +13,10 @@
 // dictionaries and compacts the engine). Bytes on disk are the sum of the
 // sizes of every file the database uses: the main database file plus, for
 // manifold, the store (file or directory). Read times are medians of --runs.
-// Each manifold store is then opened again through the C++ interface and
-// scanned with a cursor (every value read, and decompressed), the same scan
-// without SQL's per-row work, whose cost moves a lot between runs here.
+// Each manifold store is then opened again through the C++ interface,
+// scanned with a cursor (every value read, and decompressed) and read with
+// random ReadTxn::Get calls: the same reads without SQL's per-row work, whose
+// cost moves a lot between runs here.
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -41,6 +42,8 @@ namespace manifold::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+constexpr int kGets = 100000;  // point reads below SQL, per run
 
 double Since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -258,6 +261,7 @@ struct Measured {
   // A scan of the keyspace through the C++ cursor, below SQL (manifold
   // only): every value read, decompressed when stored compressed. Median.
   double cursor_scan_seconds = 0;
+  double get_seconds = 0;  // kGets random ReadTxn::Get calls below SQL
 };
 
 // --clock=cpu times reads in process CPU seconds instead of wall seconds:
@@ -354,6 +358,8 @@ Measured RunConfig(const Config& config, const std::string& base, int64_t rows, 
     Result<ValueByteCounts> counts = CountValueBytes(**engine, "events");
     if (!counts.ok()) Fail("count value bytes: " + counts.status().ToString());
     m.values = *counts;
+    std::vector<std::string> keys;
+    keys.reserve(static_cast<size_t>(rows));
     m.cursor_scan_seconds = MedianOf(runs, [&] {
       Result<std::unique_ptr<ReadTxn>> txn = (*engine)->BeginRead();
       if (!txn.ok()) Fail("cursor scan: " + txn.status().ToString());
@@ -366,11 +372,29 @@ Measured RunConfig(const Config& config, const std::string& base, int64_t rows, 
       Cursor& c = **cursor;
       for (c.SeekToFirst(); c.Valid(); c.Next()) {
         bytes += c.value().size();
+        if (keys.size() < static_cast<size_t>(rows)) keys.emplace_back(c.key());
         ++n;
       }
       if (!c.status().ok() || n != rows || bytes == 0) {
         Fail(config.label() + ": cursor scan read " + std::to_string(n) + " rows");
       }
+    });
+    // Point reads below SQL: the engine's Get of random keys, in one read
+    // transaction.
+    std::mt19937_64 rng(43);
+    m.get_seconds = MedianOf(runs, [&] {
+      Result<std::unique_ptr<ReadTxn>> txn = (*engine)->BeginRead();
+      if (!txn.ok()) Fail("gets: " + txn.status().ToString());
+      Result<Keyspace> ks = (*txn)->OpenKeyspace("events");
+      if (!ks.ok()) Fail("gets: " + ks.status().ToString());
+      std::string value;
+      uint64_t bytes = 0;
+      for (int i = 0; i < kGets; ++i) {
+        Status s = (*txn)->Get(*ks, keys[rng() % keys.size()], &value);
+        if (!s.ok()) Fail(config.label() + ": get: " + s.ToString());
+        bytes += value.size();
+      }
+      if (bytes == 0) Fail(config.label() + ": gets read nothing");
     });
   }
   std::error_code ec;
@@ -445,16 +469,19 @@ int Main(int argc, char** argv) {
                 zstd.point_seconds * 1e3, zstd.point_seconds / none.point_seconds);
   }
 
-  std::printf("\nThe same scan below SQL (ns per row; a cursor over the table's keyspace, "
-              "every value read and decompressed):\n\n");
-  std::printf("| table | cursor scan | cursor scan zstd | zstd / none |\n");
-  std::printf("|---|---:|---:|---:|\n");
+  std::printf("\nThe same reads below SQL (ns per row; a cursor over the table's keyspace, "
+              "every value read and decompressed; %d random ReadTxn::Get):\n\n", kGets);
+  std::printf("| table | cursor scan | cursor scan zstd | zstd / none | get | get zstd "
+              "| zstd / none |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
   for (size_t i = 0; i < engines.size(); ++i) {
     const auto& [none, zstd] = results[i];
-    std::printf("| %s | %.0f | %.0f | %.2fx |\n", engines[i].c_str(),
+    std::printf("| %s | %.0f | %.0f | %.2fx | %.0f | %.0f | %.2fx |\n", engines[i].c_str(),
                 none.cursor_scan_seconds / static_cast<double>(rows) * 1e9,
                 zstd.cursor_scan_seconds / static_cast<double>(rows) * 1e9,
-                zstd.cursor_scan_seconds / none.cursor_scan_seconds);
+                zstd.cursor_scan_seconds / none.cursor_scan_seconds,
+                none.get_seconds / kGets * 1e9, zstd.get_seconds / kGets * 1e9,
+                zstd.get_seconds / none.get_seconds);
   }
 
   std::printf("\nWhere the bytes go (per row; values are the encoded records manifold hands the "

@@ -5,7 +5,7 @@
 // throughput of compressed against uncompressed tables.
 //
 //   ./build/bench/compression_bench [--rows=1000000] [--engines=btree,lmdb,rocksdb]
-//       [--level=3] [--runs=3] [--clock=wall|cpu] [--dir=/tmp]
+//       [--level=3] [--runs=3] [--rounds=5] [--clock=wall|cpu] [--dir=/tmp]
 //
 // Every table is `events(id INTEGER PRIMARY KEY, body TEXT)`, loaded in
 // transactions of 10,000 rows, then compacted (VACUUM for the native table,
@@ -13,7 +13,10 @@
 // dictionaries and compacts the engine). Bytes on disk are the sum of the
 // sizes of every file the database uses: the main database file plus, for
 // manifold, the store (file or directory). Read times are medians of --runs.
-// Each manifold store is then opened again through the C++ interface,
+// Then the two tables of each engine are read again through SQL in turns
+// (--rounds rounds, each scanning both and reading the same ids from both),
+// for ratios that compare reads taken seconds apart rather than minutes.
+// Each manifold store is also opened again through the C++ interface,
 // scanned with a cursor (every value read, and decompressed) and read with
 // random ReadTxn::Get calls: the same reads without SQL's per-row work, whose
 // cost moves a lot between runs here.
@@ -280,10 +283,18 @@ double MedianOf(int runs, const std::function<void()>& body) {
   return times[times.size() / 2];
 }
 
+std::string ConfigDir(const std::string& base, const std::string& engine,
+                      const std::string& compression) {
+  return base + "/" + engine + "-" + compression;
+}
+
+// Loads, compacts and reads one table. A manifold table's directory is kept
+// for ReadInTurns; the caller removes it.
 Measured RunConfig(const Config& config, const std::string& base, int64_t rows, int level,
                    int runs) {
-  const std::string dir = base + "/" + (config.engine.empty() ? "native" : config.engine + "-" +
-                                                                               config.compression);
+  const std::string dir = config.engine.empty()
+                              ? base + "/native"
+                              : ConfigDir(base, config.engine, config.compression);
   std::filesystem::create_directories(dir);
   Measured m;
   {
@@ -397,9 +408,88 @@ Measured RunConfig(const Config& config, const std::string& base, int64_t rows, 
       if (bytes == 0) Fail(config.label() + ": gets read nothing");
     });
   }
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
+  if (config.engine.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
   return m;
+}
+
+// Per-round ratios (zstd / none) of the interleaved reads.
+struct Interleaved {
+  std::vector<double> scan;
+  std::vector<double> points;
+};
+
+// The SQL reads of the two tables of one engine, taken in turns: each round
+// scans both and reads the same 10k random ids from both, the table read
+// first alternating between rounds. Timed one after the other, minutes
+// apart, the two tables' figures also differ by whatever this machine did
+// in between; in turns, each round's ratio compares reads taken within a
+// second or two of each other.
+Interleaved ReadInTurns(const std::string& none_dir, const std::string& zstd_dir, int64_t rows,
+                        int rounds) {
+  struct Table {
+    std::unique_ptr<Db> db;
+    sqlite3_stmt* scan = nullptr;
+    sqlite3_stmt* point = nullptr;
+  };
+  Table tables[2];
+  for (int t = 0; t < 2; ++t) {
+    tables[t].db = std::make_unique<Db>((t == 0 ? none_dir : zstd_dir) + "/main.db");
+    tables[t].scan = tables[t].db->Prepare("SELECT count(*), sum(length(body)) FROM events");
+    tables[t].point = tables[t].db->Prepare("SELECT body FROM events WHERE id = ?");
+  }
+  auto time = [](const std::function<void()>& body) {
+    auto start = Clock::now();
+    double cpu_start = ProcessCpuSeconds();
+    body();
+    return g_cpu_clock ? ProcessCpuSeconds() - cpu_start : Since(start);
+  };
+  auto scan = [&](Table& table) {
+    return time([&] {
+      if (sqlite3_step(table.scan) != SQLITE_ROW ||
+          sqlite3_column_int64(table.scan, 0) != rows) {
+        Fail("interleaved scan: " + table.db->ErrorMessage());
+      }
+      sqlite3_reset(table.scan);
+    });
+  };
+  auto points = [&](Table& table, uint64_t seed) {
+    return time([&] {
+      std::mt19937_64 rng(seed);
+      size_t bytes = 0;
+      for (int i = 0; i < 10000; ++i) {
+        sqlite3_bind_int64(table.point, 1, static_cast<int64_t>(rng() % rows) + 1);
+        if (sqlite3_step(table.point) != SQLITE_ROW) Fail("interleaved point read");
+        bytes += static_cast<size_t>(sqlite3_column_bytes(table.point, 0));
+        sqlite3_reset(table.point);
+      }
+      if (bytes == 0) Fail("interleaved point reads read nothing");
+    });
+  };
+  Interleaved out;
+  for (int round = 0; round < rounds; ++round) {
+    const int first = round % 2;
+    double scans[2];
+    double reads[2];
+    scans[first] = scan(tables[first]);
+    scans[1 - first] = scan(tables[1 - first]);
+    reads[first] = points(tables[first], 1000 + round);
+    reads[1 - first] = points(tables[1 - first], 1000 + round);
+    out.scan.push_back(scans[1] / scans[0]);
+    out.points.push_back(reads[1] / reads[0]);
+  }
+  for (Table& table : tables) {
+    sqlite3_finalize(table.scan);
+    sqlite3_finalize(table.point);
+  }
+  return out;
+}
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
 }
 
 double MiB(uint64_t bytes) { return static_cast<double>(bytes) / 1048576.0; }
@@ -408,6 +498,7 @@ int Main(int argc, char** argv) {
   const int64_t rows = std::stoll(Flag(argc, argv, "rows", "1000000"));
   const int level = std::stoi(Flag(argc, argv, "level", "3"));
   const int runs = std::max(1, std::stoi(Flag(argc, argv, "runs", "3")));
+  const int rounds = std::max(1, std::stoi(Flag(argc, argv, "rounds", "5")));
   g_cpu_clock = Flag(argc, argv, "clock", "wall") == "cpu";
   if (rows < 1) Fail("--rows must be at least 1");
   std::vector<std::string> engines = SplitList(Flag(argc, argv, "engines", ""));
@@ -437,11 +528,18 @@ int Main(int argc, char** argv) {
   std::fprintf(stderr, "native...\n");
   const Measured native = RunConfig(Config{"", "none"}, dir, rows, level, runs);
   std::vector<std::pair<Measured, Measured>> results;  // (none, zstd) per engine
+  std::vector<Interleaved> turns;                       // per engine
   for (const std::string& engine : engines) {
     std::fprintf(stderr, "%s...\n", engine.c_str());
     Measured none = RunConfig(Config{engine, "none"}, dir, rows, level, runs);
     Measured zstd = RunConfig(Config{engine, "zstd"}, dir, rows, level, runs);
     results.emplace_back(none, zstd);
+    turns.push_back(ReadInTurns(ConfigDir(dir, engine, "none"), ConfigDir(dir, engine, "zstd"),
+                                rows, rounds));
+    for (const char* compression : {"none", "zstd"}) {
+      std::error_code ec;
+      std::filesystem::remove_all(ConfigDir(dir, engine, compression), ec);
+    }
   }
 
   std::printf("\nBytes on disk after compaction (MiB; ratio to the native SQLite table):\n\n");
@@ -467,6 +565,26 @@ int Main(int argc, char** argv) {
                 none.scan_seconds * 1e3, zstd.scan_seconds * 1e3,
                 zstd.scan_seconds / none.scan_seconds, none.point_seconds * 1e3,
                 zstd.point_seconds * 1e3, zstd.point_seconds / none.point_seconds);
+  }
+
+  std::printf("\nThe same SQL reads in turns (zstd / none per round, %d rounds; each round "
+              "scans both tables and reads the same 10k ids from both, the first table "
+              "alternating):\n\n", rounds);
+  std::printf("| table | scan, median | scan, rounds | 10k points, median | 10k points, rounds |\n");
+  std::printf("|---|---:|---|---:|---|\n");
+  for (size_t i = 0; i < engines.size(); ++i) {
+    auto list = [](const std::vector<double>& ratios) {
+      std::string text;
+      for (double r : ratios) {
+        char one[16];
+        std::snprintf(one, sizeof(one), "%s%.2f", text.empty() ? "" : " ", r);
+        text += one;
+      }
+      return text;
+    };
+    std::printf("| %s | %.2fx | %s | %.2fx | %s |\n", engines[i].c_str(), Median(turns[i].scan),
+                list(turns[i].scan).c_str(), Median(turns[i].points),
+                list(turns[i].points).c_str());
   }
 
   std::printf("\nThe same reads below SQL (ns per row; a cursor over the table's keyspace, "

@@ -570,7 +570,8 @@ int Main(int argc, char** argv) {
   std::printf("\nThe same SQL reads in turns (zstd / none per round, %d rounds; each round "
               "scans both tables and reads the same 10k ids from both, the first table "
               "alternating):\n\n", rounds);
-  std::printf("| table | scan, median | scan, rounds | 10k points, median | 10k points, rounds |\n");
+  std::printf("| table | scan, median | scan, rounds | 10k points, median "
+              "| 10k points, rounds |\n");
   std::printf("|---|---:|---|---:|---|\n");
   for (size_t i = 0; i < engines.size(); ++i) {
     auto list = [](const std::vector<double>& ratios) {

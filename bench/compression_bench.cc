@@ -271,16 +271,46 @@ struct Measured {
 // steadier on a shared machine, blind to time spent waiting.
 bool g_cpu_clock = false;
 
+// Seconds `body` took, by the clock --clock names.
+double TimeOnce(const std::function<void()>& body) {
+  auto start = Clock::now();
+  double cpu_start = ProcessCpuSeconds();
+  body();
+  return g_cpu_clock ? ProcessCpuSeconds() - cpu_start : Since(start);
+}
+
 double MedianOf(int runs, const std::function<void()>& body) {
   std::vector<double> times;
-  for (int i = 0; i < runs; ++i) {
-    auto start = Clock::now();
-    double cpu_start = ProcessCpuSeconds();
-    body();
-    times.push_back(g_cpu_clock ? ProcessCpuSeconds() - cpu_start : Since(start));
-  }
+  for (int i = 0; i < runs; ++i) times.push_back(TimeOnce(body));
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
+}
+
+// The SQL reads timed on every table: a full scan, and point reads by id.
+constexpr char kScanSql[] = "SELECT count(*), sum(length(body)) FROM events";
+constexpr char kPointSql[] = "SELECT body FROM events WHERE id = ?";
+constexpr int kLookups = 10000;
+
+void ScanOnce(Db& db, sqlite3_stmt* scan, int64_t rows, const std::string& label) {
+  if (sqlite3_step(scan) != SQLITE_ROW || sqlite3_column_int64(scan, 0) != rows) {
+    Fail(label + ": full scan: " + db.ErrorMessage());
+  }
+  sqlite3_reset(scan);
+}
+
+// kLookups reads of random ids drawn from `rng`.
+void PointReads(sqlite3_stmt* point, int64_t rows, std::mt19937_64& rng,
+                const std::string& label) {
+  size_t bytes = 0;
+  for (int i = 0; i < kLookups; ++i) {
+    sqlite3_bind_int64(point, 1, static_cast<int64_t>(rng() % rows) + 1);
+    if (sqlite3_step(point) != SQLITE_ROW) Fail(label + ": point read");
+    bytes += std::string_view(reinterpret_cast<const char*>(sqlite3_column_text(point, 0)),
+                              sqlite3_column_bytes(point, 0))
+                 .size();
+    sqlite3_reset(point);
+  }
+  if (bytes == 0) Fail(label + ": point reads read nothing");
 }
 
 std::string ConfigDir(const std::string& base, const std::string& engine,
@@ -331,30 +361,13 @@ Measured RunConfig(const Config& config, const std::string& base, int64_t rows, 
     m.compact_seconds = Since(start);
     m.bytes = TreeBytes(dir);
 
-    sqlite3_stmt* scan = db.Prepare("SELECT count(*), sum(length(body)) FROM events");
-    m.scan_seconds = MedianOf(runs, [&] {
-      if (sqlite3_step(scan) != SQLITE_ROW || sqlite3_column_int64(scan, 0) != rows) {
-        Fail(config.label() + ": full scan: " + db.ErrorMessage());
-      }
-      sqlite3_reset(scan);
-    });
+    sqlite3_stmt* scan = db.Prepare(kScanSql);
+    m.scan_seconds = MedianOf(runs, [&] { ScanOnce(db, scan, rows, config.label()); });
     sqlite3_finalize(scan);
 
-    sqlite3_stmt* point = db.Prepare("SELECT body FROM events WHERE id = ?");
+    sqlite3_stmt* point = db.Prepare(kPointSql);
     std::mt19937_64 rng(42);
-    const int lookups = 10000;
-    m.point_seconds = MedianOf(runs, [&] {
-      size_t bytes = 0;
-      for (int i = 0; i < lookups; ++i) {
-        sqlite3_bind_int64(point, 1, static_cast<int64_t>(rng() % rows) + 1);
-        if (sqlite3_step(point) != SQLITE_ROW) Fail(config.label() + ": point read");
-        bytes += std::string_view(reinterpret_cast<const char*>(sqlite3_column_text(point, 0)),
-                                  sqlite3_column_bytes(point, 0))
-                     .size();
-        sqlite3_reset(point);
-      }
-      if (bytes == 0) Fail(config.label() + ": point reads read nothing");
-    });
+    m.point_seconds = MedianOf(runs, [&] { PointReads(point, rows, rng, config.label()); });
     sqlite3_finalize(point);
   }
   if (!config.engine.empty()) {
@@ -433,40 +446,21 @@ Interleaved ReadInTurns(const std::string& none_dir, const std::string& zstd_dir
     std::unique_ptr<Db> db;
     sqlite3_stmt* scan = nullptr;
     sqlite3_stmt* point = nullptr;
+    std::string label;
   };
   Table tables[2];
   for (int t = 0; t < 2; ++t) {
     tables[t].db = std::make_unique<Db>((t == 0 ? none_dir : zstd_dir) + "/main.db");
-    tables[t].scan = tables[t].db->Prepare("SELECT count(*), sum(length(body)) FROM events");
-    tables[t].point = tables[t].db->Prepare("SELECT body FROM events WHERE id = ?");
+    tables[t].scan = tables[t].db->Prepare(kScanSql);
+    tables[t].point = tables[t].db->Prepare(kPointSql);
+    tables[t].label = t == 0 ? "in turns, none" : "in turns, zstd";
   }
-  auto time = [](const std::function<void()>& body) {
-    auto start = Clock::now();
-    double cpu_start = ProcessCpuSeconds();
-    body();
-    return g_cpu_clock ? ProcessCpuSeconds() - cpu_start : Since(start);
-  };
   auto scan = [&](Table& table) {
-    return time([&] {
-      if (sqlite3_step(table.scan) != SQLITE_ROW ||
-          sqlite3_column_int64(table.scan, 0) != rows) {
-        Fail("interleaved scan: " + table.db->ErrorMessage());
-      }
-      sqlite3_reset(table.scan);
-    });
+    return TimeOnce([&] { ScanOnce(*table.db, table.scan, rows, table.label); });
   };
   auto points = [&](Table& table, uint64_t seed) {
-    return time([&] {
-      std::mt19937_64 rng(seed);
-      size_t bytes = 0;
-      for (int i = 0; i < 10000; ++i) {
-        sqlite3_bind_int64(table.point, 1, static_cast<int64_t>(rng() % rows) + 1);
-        if (sqlite3_step(table.point) != SQLITE_ROW) Fail("interleaved point read");
-        bytes += static_cast<size_t>(sqlite3_column_bytes(table.point, 0));
-        sqlite3_reset(table.point);
-      }
-      if (bytes == 0) Fail("interleaved point reads read nothing");
-    });
+    std::mt19937_64 rng(seed);
+    return TimeOnce([&] { PointReads(table.point, rows, rng, table.label); });
   };
   Interleaved out;
   for (int round = 0; round < rounds; ++round) {
